@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * nettracer, CO-RE variant: kernels with BTF (/sys/kernel/btf/vmlinux or --btf).
+ *
+ * Field accessors are CO-RE reads, output is a BPF ring buffer written without
+ * per-record wake-ups, live metrics come from a BPF iterator over the table of
+ * tracked sockets. The connection logic itself is in nt_tcp_body.h.
+ *
+ * Several programs below are alternatives for the same hook. User space probes
+ * the running kernel and switches every loser off (autoload) before load, so a
+ * hook the kernel lacks never keeps the others from loading.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "nt_record.h"
+
+#define NT_S_IFMT 0170000
+#define NT_S_IFSOCK 0140000
+#define NT_SOCK_STREAM 1
+
+#include "nt_bpf_common.h"
+
+/* Type and size are set by user space: a ring buffer, or a perf buffer before 5.8. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} nt_events SEC(".maps");
+
+/* ---- accessors: CO-RE reads ---------------------------------------------------------------- */
+
+static __always_inline int nt_read_state(void *skp)
+{
+	struct sock *sk = skp;
+
+	return BPF_CORE_READ(sk, __sk_common.skc_state);
+}
+
+static __always_inline int nt_sk_is_tcp(void *skp)
+{
+	struct sock *sk = skp;
+	/* sk_protocol and sk_type were bitfields before 5.6: read them the probed way */
+	__u32 proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	__u32 type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	return proto == IPPROTO_TCP && type == NT_SOCK_STREAM &&
+	       (family == NT_AF_INET || family == NT_AF_INET6);
+}
+
+static __always_inline __u32 nt_read_netns(struct sock *sk)
+{
+	/* without CONFIG_NET_NS possible_net_t is empty: everything is init_net */
+	if (!bpf_core_field_exists(sk->__sk_common.skc_net.net))
+		return 0;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline int nt_read_identity(void *skp, struct nt_conn *c)
+{
+	struct sock *sk = skp;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	__builtin_memset(c->saddr, 0, sizeof(c->saddr));
+	__builtin_memset(c->daddr, 0, sizeof(c->daddr));
+	if (family == NT_AF_INET) {
+		if (bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr) ||
+		    bpf_core_read(c->daddr, 4, &sk->__sk_common.skc_daddr))
+			return -1;
+		c->family = 4;
+	} else if (family == NT_AF_INET6) {
+		/* kernels built without IPv6 have no v6 addresses in sock_common */
+		if (!bpf_core_field_exists(sk->__sk_common.skc_v6_daddr))
+			return -1;
+		if (bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr) ||
+		    bpf_core_read(c->daddr, 16, &sk->__sk_common.skc_v6_daddr))
+			return -1;
+		c->family = 6;
+		nt_unmap_v4(c);
+	} else {
+		return -1;
+	}
+	c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	c->netns = nt_read_netns(sk);
+	return 0;
+}
+
+static __always_inline int nt_read_counters(void *skp, struct nt_record *r, int state)
+{
+	struct tcp_sock *tp = skp;
+	struct sock *sk = skp;
+	__u32 snd_una, write_seq;
+	unsigned long sk_flags;
+	int err;
+
+	err = bpf_core_read(&r->bytes_acked, sizeof(r->bytes_acked), &tp->bytes_acked);
+	r->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	r->segs_out = BPF_CORE_READ(tp, segs_out);
+	r->segs_in = BPF_CORE_READ(tp, segs_in);
+	r->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	r->srtt_us = BPF_CORE_READ(tp, srtt_us);
+	r->mdev_us = BPF_CORE_READ(tp, mdev_us);
+	snd_una = BPF_CORE_READ(tp, snd_una);
+	write_seq = BPF_CORE_READ(tp, write_seq);
+	sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);	/* sk_flags since 4.4 */
+	if (nt_fin_queued_state(state) && snd_una == write_seq)
+		r->flags |= NT_F_FIN_ACKED;
+	/* tcp_fin() sets SOCK_DONE when it takes the peer's FIN into rcv_nxt */
+	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+		r->flags |= NT_F_FIN_RCVD;
+	return err;
+}
+
+/* ---- output: ring buffer woken only past a fill mark; perf buffer where there is none ---- */
+
+static __always_inline struct nt_record *nt_rec_reserve(void *ctx)
+{
+	__u32 zero = 0;
+
+	if (bpf_core_type_exists(struct bpf_ringbuf))
+		return bpf_ringbuf_reserve(&nt_events, sizeof(struct nt_record), 0);
+	return bpf_map_lookup_elem(&nt_scratch, &zero);
+}
+
+static __always_inline void nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
+{
+	/* a wake-up per record costs more than the whole hook: user space drains on a timer */
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_core_type_exists(struct bpf_ringbuf)) {
+		if (bpf_ringbuf_query(&nt_events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+		bpf_ringbuf_submit(r, flags);
+	} else if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r))) {
+		nt_count(NT_STAT_RB_FULL);
+	}
+}
+
+#include "nt_tcp_body.h"
+
+/* ---- state changes: tp_btf > raw_tp > tracepoint > fentry > kprobe ---------------------------- */
+
+/* The four transitions nt_on_state() acts on; all others return before any read. */
+static __always_inline int nt_state_wanted(int newstate)
+{
+	return newstate == NT_TCP_SYN_SENT || newstate == NT_TCP_SYN_RECV ||
+	       newstate == NT_TCP_ESTABLISHED || newstate == NT_TCP_CLOSE;
+}
+
+/* inet_sock_set_state also fires for SCTP and MPTCP sockets: keep TCP only. */
+static __always_inline int nt_state_sk(void *ctx, struct sock *sk, int oldstate, int newstate)
+{
+	if (!nt_state_wanted(newstate))
+		return 0;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	return nt_on_state(ctx, sk, oldstate, newstate);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nt_state_btf, struct sock *sk, int oldstate, int newstate)
+{
+	return nt_state_sk(ctx, sk, oldstate, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(nt_state_raw, struct sock *sk, int oldstate, int newstate)
+{
+	return nt_state_sk(ctx, sk, oldstate, newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int nt_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (!nt_state_wanted(ctx->newstate) || ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+}
+
+/* 4.15 only: tcp:tcp_set_state, TCP-only, layout of that release (no BTF to relocate against). */
+struct nt_tp_tcp_set_state {
+	__u64 common;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+};
+
+SEC("tracepoint/tcp/tcp_set_state")
+int nt_state_tp415(struct nt_tp_tcp_set_state *ctx)
+{
+	if (!nt_state_wanted(ctx->newstate))
+		return 0;
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+}
+
+/* tcp_set_state() only: inet_sk_set_state() (a listener's new child) is not seen here,
+ * nt_on_state() creates the entry at ESTABLISHED instead. */
+SEC("fentry/tcp_set_state")
+int BPF_PROG(nt_state_fentry, struct sock *sk, int state)
+{
+	if (!nt_state_wanted(state))
+		return 0;
+	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+}
+
+SEC("kprobe/tcp_set_state")
+int BPF_KPROBE(nt_state_kprobe, struct sock *sk, int state)
+{
+	if (!nt_state_wanted(state))
+		return 0;
+	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+}
+
+/* ---- the accepting process: fexit > kretprobe > accept syscall exit --------------------------- */
+
+SEC("fexit/inet_csk_accept")
+int BPF_PROG(nt_accept_fexit)
+{
+	struct sock *newsk;
+
+	/* 6.10 folded flags/err/kern into struct proto_accept_arg: the return value moved */
+	if (bpf_core_type_exists(struct proto_accept_arg))
+		newsk = (struct sock *)ctx[2];
+	else
+		newsk = (struct sock *)ctx[4];
+	return nt_on_accept(ctx, newsk);
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(nt_accept_kretprobe, struct sock *newsk)
+{
+	return nt_on_accept(ctx, newsk);
+}
+
+/* syscalls:sys_exit_accept{,4}: the common header, then __syscall_nr and ret. */
+struct nt_tp_sys_exit {
+	__u64 common;
+	__s32 syscall_nr;
+	__s64 ret;
+};
+
+/* fd -> struct file -> struct socket -> sk, in the task that accept() returns to. */
+static __always_inline int nt_accept_fd(void *ctx, long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0)
+		return 0;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	/* another thread may have replaced the fd already: only a socket has a struct socket */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & NT_S_IFMT) != NT_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	return nt_on_accept(ctx, BPF_CORE_READ(sock, sk));
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int nt_accept4_exit(struct nt_tp_sys_exit *ctx)
+{
+	return nt_accept_fd(ctx, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int nt_accept_exit(struct nt_tp_sys_exit *ctx)
+{
+	return nt_accept_fd(ctx, ctx->ret);
+}
+
+/* ---- live metrics: a map iterator (5.9+), or a program user space runs (5.10+) ------------------ */
+
+SEC("iter/bpf_map_elem")
+int nt_snapshot(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct nt_conn *c = ctx->value;
+	__u64 *key = ctx->key;
+	struct nt_record r;
+	int state;
+
+	if (!key || !c || !c->reported)
+		return 0;
+	state = nt_read_state((void *)*key);
+	if (state == NT_TCP_CLOSE)
+		return 0;
+	nt_fill_record(&r, (void *)*key, c, NT_REC_METRICS, state);
+	/* on overflow the iterator stops and retries this element in the next read() */
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/*
+ * Run by user space with BPF_PROG_TEST_RUN, never attached: args[0] points to an
+ * array of socket addresses in the caller's memory, args[1] is their number.
+ * Returns how many were handled; fewer than asked means the ring buffer is full.
+ */
+SEC("raw_tp")
+int nt_snapshot_run(struct bpf_raw_tracepoint_args *ctx)
+{
+	const __u64 *sks = (const __u64 *)ctx->args[0];
+	struct nt_config *cfg = nt_cfg();
+	__u32 n = ctx->args[1], i;
+	__u64 key;
+
+	if (!cfg)
+		return 0;
+	for (i = 0; i < NT_SNAP_BATCH && i < n; i++) {
+		if (bpf_probe_read_user(&key, sizeof(key), &sks[i]))
+			break;
+		if (nt_snapshot_one(ctx, key, cfg))
+			break;
+	}
+	return i;
+}
+
+/* ---- what was open before we started ----------------------------------------------------------- */
+
+SEC("iter/task_file")
+int nt_existing(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct nt_config *cfg = nt_cfg();
+	struct nt_conn tmp = {}, *c;
+	struct nt_record r;
+	struct socket *sock;
+	struct sock *sk;
+	int state;
+
+	if (!task || !file || !cfg)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & NT_S_IFMT) != NT_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !nt_sk_is_tcp(sk))
+		return 0;
+	state = nt_read_state(sk);
+	if (state == NT_TCP_LISTEN) {
+		/* user space needs the listeners to tell incoming from outgoing */
+		if (nt_read_identity(sk, &tmp))
+			return 0;
+		tmp.pid = BPF_CORE_READ(task, tgid);
+		nt_fill_record(&r, sk, &tmp, NT_REC_LISTEN, state);
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		return 0;
+	}
+	if (state == NT_TCP_CLOSE || state == NT_TCP_SYN_SENT || state == NT_TCP_SYN_RECV ||
+	    state == NT_TCP_TIME_WAIT || state > NT_TCP_CLOSING)
+		return 0;
+	if (nt_read_identity(sk, &tmp)) {
+		nt_count(NT_STAT_READ_FAIL);
+		return 0;
+	}
+	if (cfg->no_loopback && nt_is_loopback(&tmp))
+		return 0;
+	tmp.pid = BPF_CORE_READ(task, tgid);
+	BPF_CORE_READ_STR_INTO(&tmp.comm, task, comm);
+	tmp.direction = NT_DIR_UNKNOWN;	/* user space decides from the listeners */
+	tmp.reported = 1;
+	/* NOEXIST: a socket shared by several processes is reported once, by its first owner */
+	c = nt_conn_create(sk, &tmp, BPF_NOEXIST);
+	if (!c)
+		return 0;
+	nt_fill_record(&r, sk, c, NT_REC_EXISTING, state);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
