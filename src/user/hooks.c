@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include "hooks.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sysutil.h"
+
+const char *nt_hook_kind_name(enum nt_hook_kind kind)
+{
+	static const char *const names[] = {
+		[NT_HK_TP_BTF] = "tp_btf",	   [NT_HK_RAW_TP] = "raw_tp",
+		[NT_HK_TRACEPOINT] = "tracepoint", [NT_HK_FENTRY] = "fentry",
+		[NT_HK_FEXIT] = "fexit",	   [NT_HK_KPROBE] = "kprobe",
+		[NT_HK_KRETPROBE] = "kretprobe",   [NT_HK_ITER] = "iter",
+		[NT_HK_TEST_RUN] = "test_run",
+	};
+
+	return names[kind];
+}
+
+void nt_probe_env_init(struct nt_probe_env *env, bool need_tracefs)
+{
+	memset(env, 0, sizeof(*env));
+	env->kern_version = nt_kernel_version_code();
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0) {
+		env->vmlinux_btf = btf__load_vmlinux_btf();
+		if (!env->vmlinux_btf)
+			pr_warn("cannot parse /sys/kernel/btf/vmlinux: %s", strerror(errno));
+	}
+	if (need_tracefs) {
+		env->tracefs = nt_tracefs(env->tracefs_err, sizeof(env->tracefs_err)) != NULL;
+	} else {
+		env->tracefs = nt_tracefs_present();
+		if (!env->tracefs)
+			snprintf(env->tracefs_err, sizeof(env->tracefs_err), "tracefs not mounted");
+	}
+}
+
+void nt_probe_env_free(struct nt_probe_env *env)
+{
+	btf__free(env->vmlinux_btf);
+	env->vmlinux_btf = NULL;
+}
+
+/* r0 = 0; exit */
+static const struct bpf_insn nop_prog[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
+
+static int load_nop(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 btf_id,
+		    const struct nt_probe_env *env, char *why, size_t len)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach,
+		    .attach_btf_id = btf_id, .kern_version = env->kern_version);
+	int fd = bpf_prog_load(type, "nt_probe", "GPL", nop_prog, 2, &opts);
+
+	if (fd < 0)
+		snprintf(why, len, "load refused: %s", strerror(-fd));
+	return fd;
+}
+
+static int btf_id_of(const struct nt_probe_env *env, const char *prefix, const char *name,
+		     __u32 kind, char *why, size_t len)
+{
+	char full[96];
+	int id;
+
+	if (!env->vmlinux_btf) {
+		snprintf(why, len, "kernel has no BTF");
+		return -1;
+	}
+	snprintf(full, sizeof(full), "%s%s", prefix, name);
+	id = btf__find_by_name_kind(env->vmlinux_btf, full, kind);
+	if (id <= 0) {
+		snprintf(why, len, "%s not in kernel BTF", full);
+		return -1;
+	}
+	return id;
+}
+
+static int perf_event_open_fd(struct perf_event_attr *attr)
+{
+	return (int)syscall(SYS_perf_event_open, attr, -1 /* pid */, 0 /* cpu */, -1 /* group */,
+			    PERF_FLAG_FD_CLOEXEC);
+}
+
+static int attach_perf_event(int prog_fd, struct perf_event_attr *attr, char *why, size_t len)
+{
+	int pfd = perf_event_open_fd(attr), err;
+
+	if (pfd < 0) {
+		snprintf(why, len, "perf_event_open: %s", strerror(errno));
+		return -1;
+	}
+	err = ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd);
+	if (err)
+		snprintf(why, len, "attach refused: %s", strerror(errno));
+	close(pfd);
+	return err ? -1 : 0;
+}
+
+static int read_sysfs_int(const char *path, int *v)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "6\n" or "config:0\n" */
+	*v = atoi(strchr(buf, ':') ? strchr(buf, ':') + 1 : buf);
+	return 0;
+}
+
+/* kprobe PMU (4.17+), else the tracefs kprobe_events interface older kernels have. */
+static int attach_kprobe(int prog_fd, const char *func, bool ret, char *why, size_t len)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	int type, bit = 0;
+
+	if (read_sysfs_int("/sys/bus/event_source/devices/kprobe/type", &type) == 0) {
+		if (ret && read_sysfs_int("/sys/bus/event_source/devices/kprobe/format/retprobe",
+					  &bit))
+			bit = 0;
+		attr.type = (__u32)type;
+		attr.config = ret ? 1ULL << bit : 0;
+		attr.config1 = (__u64)(unsigned long)func;	/* kprobe_func */
+		return attach_perf_event(prog_fd, &attr, why, len);
+	}
+	if (access("/sys/kernel/tracing/kprobe_events", W_OK) &&
+	    access("/sys/kernel/debug/tracing/kprobe_events", W_OK)) {
+		snprintf(why, len, "kernel has no kprobes (no kprobe PMU, no kprobe_events)");
+		return -1;
+	}
+	/* the kernel has the legacy interface: libbpf attaches through it */
+	return 0;
+}
+
+static int attach_iter(int prog_fd, const char *target, char *why, size_t len)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	union bpf_iter_link_info info = {};
+	int map_fd = -1, link;
+
+	if (!strcmp(target, "bpf_map_elem")) {
+		map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "nt_probe", 8, 8, 1, NULL);
+		if (map_fd < 0) {
+			snprintf(why, len, "map create: %s", strerror(-map_fd));
+			return -1;
+		}
+		info.map.map_fd = (__u32)map_fd;
+		opts.iter_info = &info;
+		opts.iter_info_len = sizeof(info);
+	}
+	link = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+	if (link < 0)
+		snprintf(why, len, "attach refused: %s", strerror(-link));
+	else
+		close(link);
+	if (map_fd >= 0)
+		close(map_fd);
+	return link < 0 ? -1 : 0;
+}
+
+/* Load a no-op program of the candidate's kind and attach it to the target. */
+static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt_probe_env *env,
+		     char *why, size_t len)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr), .type = PERF_TYPE_TRACEPOINT };
+	char cat[64];
+	const char *slash;
+	int fd = -1, err = -1, id;
+	long tp;
+
+	switch (kind) {
+	case NT_HK_TP_BTF:
+		id = btf_id_of(env, "btf_trace_", target, BTF_KIND_TYPEDEF, why, len);
+		if (id < 0)
+			return -1;
+		fd = load_nop(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, (__u32)id, env, why, len);
+		break;
+	case NT_HK_FENTRY:
+	case NT_HK_FEXIT:
+		id = btf_id_of(env, "", target, BTF_KIND_FUNC, why, len);
+		if (id < 0)
+			return -1;
+		fd = load_nop(BPF_PROG_TYPE_TRACING,
+			      kind == NT_HK_FENTRY ? BPF_TRACE_FENTRY : BPF_TRACE_FEXIT, (__u32)id,
+			      env, why, len);
+		break;
+	case NT_HK_ITER:
+		id = btf_id_of(env, "bpf_iter_", target, BTF_KIND_FUNC, why, len);
+		if (id < 0)
+			return -1;
+		fd = load_nop(BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, (__u32)id, env, why, len);
+		if (fd >= 0)
+			err = attach_iter(fd, target, why, len);
+		goto out;
+	case NT_HK_RAW_TP:
+		fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
+		if (fd >= 0) {
+			int l = bpf_raw_tracepoint_open(target, fd);
+
+			if (l < 0)
+				snprintf(why, len, "attach refused: %s", strerror(-l));
+			else
+				close(l);
+			err = l < 0 ? -1 : 0;
+		}
+		goto out;
+	case NT_HK_TRACEPOINT:
+		if (!env->tracefs) {
+			snprintf(why, len, "%s", env->tracefs_err);
+			return -1;
+		}
+		slash = strchr(target, '/');
+		if (!slash || (size_t)(slash - target) >= sizeof(cat))
+			return -1;
+		memcpy(cat, target, (size_t)(slash - target));
+		cat[slash - target] = '\0';
+		tp = nt_tracepoint_id(cat, slash + 1);
+		if (tp < 0) {
+			snprintf(why, len, "no such tracepoint");
+			return -1;
+		}
+		fd = load_nop(BPF_PROG_TYPE_TRACEPOINT, 0, 0, env, why, len);
+		if (fd >= 0) {
+			attr.config = (__u64)tp;
+			err = attach_perf_event(fd, &attr, why, len);
+		}
+		goto out;
+	case NT_HK_TEST_RUN: {
+		__u64 args[2] = {};
+		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+		fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
+		if (fd >= 0) {
+			err = bpf_prog_test_run_opts(fd, &run);
+			if (err)
+				snprintf(why, len, "test run refused: %s", strerror(errno));
+		}
+		goto out;
+	}
+	case NT_HK_KPROBE:
+	case NT_HK_KRETPROBE:
+		fd = load_nop(BPF_PROG_TYPE_KPROBE, 0, 0, env, why, len);
+		if (fd >= 0)
+			err = attach_kprobe(fd, target, kind == NT_HK_KRETPROBE, why, len);
+		goto out;
+	}
+	/* tp_btf, fentry, fexit: attached through raw_tracepoint_open without a name */
+	if (fd >= 0) {
+		int l = bpf_raw_tracepoint_open(NULL, fd);
+
+		if (l < 0)
+			snprintf(why, len, "attach refused: %s", strerror(-l));
+		else
+			close(l);
+		err = l < 0 ? -1 : 0;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!err)
+		snprintf(why, len, "ok");
+	return err;
+}
+
+void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *env,
+		    bool exhaustive)
+{
+	char why[192];
+
+	for (size_t h = 0; h < n; h++) {
+		struct nt_hook *hook = &hooks[h];
+
+		hook->chosen = -1;
+		hook->also = false;
+		for (size_t i = 0; i < hook->n_candidates && i < NT_HOOK_MAX_CANDIDATES; i++) {
+			const struct nt_hook_candidate *c = &hook->candidates[i];
+			int err;
+
+			if (hook->chosen >= 0 && !exhaustive)
+				break;
+			why[0] = '\0';
+			err = probe_one(c->kind, c->target, env, why, sizeof(why));
+			hook->probed[i] = true;
+			snprintf(hook->result[i], sizeof(hook->result[i]), "%s", why[0] ? why : "failed");
+			pr_debug("probe %s: %s/%s: %s", hook->name, nt_hook_kind_name(c->kind),
+				 c->target, hook->result[i]);
+			if (err || hook->chosen >= 0)
+				continue;
+			hook->chosen = (int)i;
+			if (c->also_prog)
+				hook->also = probe_one(c->kind, c->also_target, env, why, sizeof(why)) == 0;
+		}
+	}
+}
+
+int nt_hooks_apply(const struct nt_hook *hooks, size_t n, struct bpf_object *obj)
+{
+	for (size_t h = 0; h < n; h++) {
+		const struct nt_hook *hook = &hooks[h];
+
+		for (size_t i = 0; i < hook->n_candidates; i++) {
+			const struct nt_hook_candidate *c = &hook->candidates[i];
+			struct bpf_program *p = bpf_object__find_program_by_name(obj, c->prog);
+			bool on = hook->chosen == (int)i;
+
+			if (!p) {
+				pr_err("BPF object has no program %s", c->prog);
+				return -1;
+			}
+			bpf_program__set_autoload(p, on);
+			if (c->also_prog) {
+				p = bpf_object__find_program_by_name(obj, c->also_prog);
+				if (!p) {
+					pr_err("BPF object has no program %s", c->also_prog);
+					return -1;
+				}
+				bpf_program__set_autoload(p, on && hook->also);
+			}
+		}
+	}
+	return 0;
+}
+
+const char *nt_hook_choice(const struct nt_hook *h, char *buf, size_t len)
+{
+	const struct nt_hook_candidate *c;
+
+	if (h->chosen < 0) {
+		snprintf(buf, len, "none");
+		return buf;
+	}
+	c = &h->candidates[h->chosen];
+	if (c->also_prog && h->also)
+		snprintf(buf, len, "%s/%s+%s", nt_hook_kind_name(c->kind), c->target,
+			 strrchr(c->also_target, '/') ? strrchr(c->also_target, '/') + 1
+						      : c->also_target);
+	else
+		snprintf(buf, len, "%s/%s", nt_hook_kind_name(c->kind), c->target);
+	return buf;
+}
+
+void nt_hooks_print(FILE *f, const struct nt_hook *hooks, size_t n)
+{
+	char name[96];
+
+	for (size_t h = 0; h < n; h++) {
+		const struct nt_hook *hook = &hooks[h];
+
+		fprintf(f, "%s: %s\n", hook->name, hook->purpose);
+		for (size_t i = 0; i < hook->n_candidates; i++) {
+			const struct nt_hook_candidate *c = &hook->candidates[i];
+
+			snprintf(name, sizeof(name), "%s/%s", nt_hook_kind_name(c->kind), c->target);
+			fprintf(f, "  %s %-40s %s\n", hook->chosen == (int)i ? "*" : " ", name,
+				hook->probed[i] ? hook->result[i] : "not probed");
+		}
+		if (hook->chosen < 0)
+			fprintf(f, "  -> none works: %s\n",
+				hook->without ? hook->without : "nettracer cannot run here");
+		else
+			fprintf(f, "  -> %s\n", nt_hook_choice(hook, name, sizeof(name)));
+	}
+}
