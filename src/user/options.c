@@ -107,14 +107,14 @@ int nt_parse_seconds(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *
 		*why = "empty";
 		return -1;
 	}
-	if (*p == '-') {
+	if (*p == '-' && (isdigit((unsigned char)p[1]) || p[1] == '.')) {
 		*why = "negative";
 		return -1;
 	}
 	for (; isdigit((unsigned char)*p); p++) {
 		digits = true;
 		whole = whole * 10 + (uint64_t)(*p - '0');
-		if (whole > max_ms / 1000 + 1) {
+		if (whole > max_ms / 1000) {	/* also keeps whole * 1000 from wrapping */
 			*why = "too large";
 			return -1;
 		}
@@ -130,6 +130,10 @@ int nt_parse_seconds(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *
 	}
 	if (!digits || *p) {
 		*why = "not a number of seconds";
+		return -1;
+	}
+	if (whole * 1000 > UINT64_MAX - frac_ns / 1000000) {
+		*why = "too large";
 		return -1;
 	}
 	*ms = whole * 1000 + frac_ns / 1000000;
@@ -153,7 +157,7 @@ int nt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v, const 
 		*why = "empty";
 		return -1;
 	}
-	if (*p == '-') {
+	if (*p == '-' && isdigit((unsigned char)p[1])) {
 		*why = "negative";
 		return -1;
 	}
@@ -162,11 +166,13 @@ int nt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v, const 
 		return -1;
 	}
 	for (; isdigit((unsigned char)*p); p++) {
-		n = n * 10 + (uint64_t)(*p - '0');
-		if (n > max) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (n > (max - d) / 10) {	/* n * 10 + d > max, without wrapping */
 			*why = "too large";
 			return -1;
 		}
+		n = n * 10 + d;
 	}
 	switch (*p) {
 	case '\0':
@@ -207,6 +213,32 @@ int nt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v, const 
 	return 0;
 }
 
+/* User input echoed in an error stays on one line: bytes outside printable ASCII as \xNN. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s && n + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f) {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	if (*s && n + 3 < len) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static const char *option_name(int c, char *buf, size_t len)
 {
 	for (const struct option *lo = long_options; lo->name; lo++) {
@@ -222,17 +254,57 @@ static const char *option_name(int c, char *buf, size_t len)
 	return buf;
 }
 
+/* getopt_long's '?': an unknown option, or a value given to an option that takes none. */
+static void report_unknown(const char *arg, int opt, FILE *err)
+{
+	const struct option *match = NULL;
+	char name[128], text[256];
+	const char *eq;
+	int matches = 0;
+	size_t len;
+
+	if (!strncmp(arg, "--", 2)) {
+		eq = strchr(arg, '=');
+		len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		/* getopt_long takes unique abbreviations: so do its error messages */
+		for (const struct option *lo = long_options; lo->name; lo++) {
+			if (!strncmp(lo->name, arg + 2, len)) {
+				if (strlen(lo->name) == len) {	/* exact: no ambiguity */
+					match = lo;
+					matches = 1;
+					break;
+				}
+				match = lo;
+				matches++;
+			}
+		}
+		if (matches == 1 && eq && match->has_arg == no_argument) {
+			fprintf(err, "nettracer: option --%s takes no value (see --help)\n",
+				match->name);
+			return;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(len < 100 ? len : 100), arg + 2);
+		fprintf(err, "nettracer: %s option --%s (see --help)\n",
+			matches > 1 ? "ambiguous" : "unknown", printable(name, text, sizeof(text)));
+	} else if (opt > ' ' && opt < 0x7f) {
+		fprintf(err, "nettracer: unknown option -%c (see --help)\n", opt);
+	} else {
+		fprintf(err, "nettracer: unknown option %s (see --help)\n",
+			printable(arg, text, sizeof(text)));
+	}
+}
+
 enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **argv, FILE *out,
 				      FILE *err)
 {
 	bool table = false, json = false;
 	const char *why = NULL;
-	char name[40];
+	char name[40], text[256];
 	uint64_t v;
 	int c;
 
 	opterr = 0;	/* our own one-line messages */
-	optind = 1;
+	optind = 0;	/* 0, not 1: a full reset of glibc's getopt state */
 	while ((c = getopt_long(argc, argv, ":djt:l:LvVh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -313,16 +385,13 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 				optopt ? option_name(optopt, name, sizeof(name)) : argv[optind - 1]);
 			return NT_PARSE_ERROR;
 		default:
-			if (optopt)
-				fprintf(err, "nettracer: unknown option -%c (see --help)\n", optopt);
-			else
-				fprintf(err, "nettracer: unknown option %s (see --help)\n",
-					argv[optind - 1]);
+			report_unknown(argv[optind - 1], optopt, err);
 			return NT_PARSE_ERROR;
 		}
 	}
 	if (optind < argc) {
-		fprintf(err, "nettracer: unexpected argument '%s' (see --help)\n", argv[optind]);
+		fprintf(err, "nettracer: unexpected argument '%s' (see --help)\n",
+			printable(argv[optind], text, sizeof(text)));
 		return NT_PARSE_ERROR;
 	}
 	if (table && json) {
@@ -333,7 +402,7 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 	return NT_PARSE_OK;
 
 bad_value:
-	fprintf(err, "nettracer: invalid value '%s' for %s: %s\n", optarg,
-		option_name(c, name, sizeof(name)), why);
+	fprintf(err, "nettracer: invalid value '%s' for %s: %s\n",
+		printable(optarg, text, sizeof(text)), option_name(c, name, sizeof(name)), why);
 	return NT_PARSE_ERROR;
 }

@@ -187,7 +187,9 @@ void nt_output_record(struct nt_output *out, const char *type, uint64_t ts_unix_
 			nt_buf_putc(b, ' ');
 			nt_buf_puts(b, kv[i].key);
 			nt_buf_putc(b, '=');
-			if (kv[i].str)
+			if (kv[i].str && strpbrk(kv[i].str, " \"\\="))
+				nt_buf_put_json_str(b, kv[i].str, (size_t)-1);	/* one token */
+			else if (kv[i].str)
 				nt_buf_puts(b, kv[i].str);
 			else
 				nt_buf_put_u64(b, kv[i].num);
