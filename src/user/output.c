@@ -20,6 +20,7 @@ struct nt_output {
 	int log_fd;
 	bool log_failed;	/* warned once, file output stopped */
 	bool tty;		/* stdout is a terminal: table mode clears the screen */
+	bool tables;		/* a table was drawn already */
 	char log_path[PATH_MAX];
 };
 
@@ -209,8 +210,9 @@ void nt_output_table(struct nt_output *out, uint64_t ts_unix_ns, const char *sum
 		return;
 	if (out->tty)
 		nt_buf_puts(b, "\033[H\033[2J");	/* home, clear screen */
-	else if (b->len || ts_unix_ns)
-		nt_buf_putc(b, '\n');	/* pipes get one block per refresh */
+	else if (out->tables)
+		nt_buf_putc(b, '\n');	/* pipes get one block per refresh, a blank line between */
+	out->tables = true;
 	nt_buf_put(b, ts, nt_format_time(ts, sizeof(ts), ts_unix_ns));
 	nt_buf_putc(b, ' ');
 	nt_buf_puts(b, summary);
