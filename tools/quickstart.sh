@@ -43,10 +43,14 @@ if [ -n "$missing" ]; then
 		{ apt_get update >&2 && apt_get install --no-install-recommends $missing >&2; }
 fi
 
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$top" >&2
+built=0
+{ [ -f "$build/build.ninja" ] || meson setup "$build" "$top" >&2; } && ninja -C "$build" >&2 && built=1
+if [ $built -ne 1 ]; then
+	echo "quickstart: the build failed" >&2
+	# the test command's last line counts the build as one failed test
+	[ "$action" = test ] && echo "0 passed, 1 failed"
+	exit 1
 fi
-ninja -C "$build" >&2
 
 case $action in
 setup) exit 0 ;;
