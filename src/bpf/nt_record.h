@@ -95,10 +95,30 @@ _Static_assert(sizeof(struct nt_record) == 128, "nt_record is an ABI: size chang
 struct nt_config {
 	__u64 wakeup_bytes;	/* ring buffer: wake user space past this fill mark */
 	__u32 no_loopback;	/* do not track loopback-only connections */
-	__u32 pad0;
+	__u32 trigger_tgid;	/* legacy: the process whose trigger syscalls are requests */
 };
 
 _Static_assert(sizeof(struct nt_config) == 16, "nt_config size changed");
+
+/*
+ * Legacy kernels without BPF_PROG_TEST_RUN for tracing programs (before 5.10):
+ * user space makes a request by calling sched_getattr(NT_TRIGGER_PID, ptr, n, op),
+ * which fails at once (EINVAL: flags must be 0) after the syscall's entry
+ * tracepoint has run the program. The pid is above PID_MAX_LIMIT: no process has it.
+ */
+#define NT_TRIGGER_PID 0x7e57ab1e
+#define NT_TRIGGER_SNAPSHOT 1	/* ptr: __u64 socket addresses */
+#define NT_TRIGGER_EXISTING 2	/* ptr: struct nt_existing_req */
+
+/* A connection open before the start, found by user space in /proc/net/tcp{,6}. */
+struct nt_existing_req {
+	__u64 sk;
+	__u32 pid;		/* owner, 0: none (a connection still in the accept queue) */
+	__u32 reported;		/* 1: emit an EXISTING record; 0: track silently until accept() */
+	char comm[NT_COMM_LEN];
+};
+
+_Static_assert(sizeof(struct nt_existing_req) == 32, "nt_existing_req size changed");
 
 /*
  * Per-socket state kept in the kernel while a connection lives (value of the

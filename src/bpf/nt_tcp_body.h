@@ -14,6 +14,10 @@
 
 #include "nt_bpf_common.h"
 
+#ifndef NT_ACCEPT_CREATES
+#define NT_ACCEPT_CREATES 1
+#endif
+
 static __always_inline int nt_is_loopback(const struct nt_conn *c)
 {
 	if (c->family == 4)
@@ -159,8 +163,9 @@ static __always_inline int nt_on_accept(void *ctx, void *sk)
 		return 0;
 	c = bpf_map_lookup_elem(&nt_conns, &key);
 	if (!c) {
-		/* established before we attached and accepted now */
-		if (!nt_sk_is_tcp(sk))
+		/* established before we attached and accepted now; the legacy variant has
+		 * these entries made by user space at start instead (nt_existing_req) */
+		if (!NT_ACCEPT_CREATES || !nt_sk_is_tcp(sk))
 			return 0;
 		state = nt_read_state(sk);
 		if (state != NT_TCP_ESTABLISHED && state != NT_TCP_CLOSE_WAIT)

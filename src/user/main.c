@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "guess.h"
 #include "log.h"
 #include "options.h"
 #include "output.h"
@@ -63,6 +64,22 @@ static int choose_variant(const struct nt_options *o, enum nt_bpf_choice *v, cha
 	return 0;
 }
 
+/* --guess: always a fresh guess (the cache is for starting the legacy variant). */
+static int guess_and_print(const struct nt_options *o)
+{
+	struct nt_guess_opts gopt = { .use_trigger = o->guess_trigger, .hide = o->guess_hide };
+	static struct nt_guess_result r;
+
+	if (nt_guess_run(&gopt, &r)) {
+		pr_err("%s", r.error);
+		return 1;
+	}
+	nt_guess_print(stdout, &r, o->mode == NT_MODE_JSON);
+	for (int i = 0; o->mode == NT_MODE_JSON && i < r.n_warnings; i++)
+		pr_warn("%s", r.warnings[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nt_options opt;
@@ -90,6 +107,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.action == NT_ACTION_PROBE)
 		return nt_backend_core_probe(&opt, stdout);
+	if (opt.action == NT_ACTION_GUESS)
+		return guess_and_print(&opt);
 
 	if (choose_variant(&opt, &variant, why, sizeof(why)))
 		return 1;

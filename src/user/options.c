@@ -21,6 +21,10 @@ enum {
 	OPT_RINGBUF,
 	OPT_DURATION,
 	OPT_PROBE,
+	OPT_GUESS,
+	OPT_GUESS_CACHE,
+	OPT_GUESS_HIDE,
+	OPT_GUESS_VIA,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +43,10 @@ static const struct option long_options[] = {
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "probe", no_argument, NULL, OPT_PROBE },
+	{ "guess", no_argument, NULL, OPT_GUESS },
+	{ "guess-cache", required_argument, NULL, OPT_GUESS_CACHE },
+	{ "guess-hide", required_argument, NULL, OPT_GUESS_HIDE },
+	{ "guess-via", required_argument, NULL, OPT_GUESS_VIA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -52,6 +60,7 @@ void nt_options_init(struct nt_options *o)
 	o->log_file = true;
 	o->max_conns = NT_DEFAULT_MAX_CONNS;
 	o->ringbuf_bytes = NT_DEFAULT_RINGBUF;
+	o->guess_cache = NT_DEFAULT_GUESS_CACHE;
 }
 
 void nt_usage(FILE *out)
@@ -81,6 +90,12 @@ void nt_usage(FILE *out)
 	      "      --max-conns=N      connections tracked at once in the kernel (default 262144)\n"
 	      "      --ringbuf-size=B   kernel-to-user buffer, bytes, K/M/G suffix (default 8M)\n"
 	      "      --probe            print the hooks this kernel offers and which are used; exit\n"
+	      "      --guess            find the kernel struct offsets the legacy programs need,\n"
+	      "                         print them (with --json: one JSON object) and exit\n"
+	      "      --guess-cache=FILE where legacy mode keeps guessed offsets for this kernel and\n"
+	      "                         boot (default /run/nettracer/offsets; 'none': no cache)\n"
+	      "      --guess-hide=FIELDS  (testing) pretend these fields cannot be found\n"
+	      "      --guess-via=HOW    (testing) read kernel memory by test_run or trigger\n"
 	      "  -v, --verbose          more diagnostics; -v shows libbpf's own messages, -vv debug\n"
 	      "  -V, --version          print the version and exit\n"
 	      "  -h, --help             print this help and exit\n"
@@ -297,7 +312,7 @@ static void report_unknown(const char *arg, int opt, FILE *err)
 enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **argv, FILE *out,
 				      FILE *err)
 {
-	bool table = false, json = false;
+	bool table = false, json = false, probe = false, guess = false;
 	const char *why = NULL;
 	char name[40], text[256];
 	uint64_t v;
@@ -379,6 +394,31 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 			break;
 		case OPT_PROBE:
 			o->action = NT_ACTION_PROBE;
+			probe = true;
+			break;
+		case OPT_GUESS:
+			o->action = NT_ACTION_GUESS;
+			guess = true;
+			break;
+		case OPT_GUESS_CACHE:
+			if (!*optarg) {
+				why = "empty (use 'none' for no cache)";
+				goto bad_value;
+			}
+			o->guess_cache = strcmp(optarg, "none") ? optarg : NULL;
+			break;
+		case OPT_GUESS_HIDE:
+			o->guess_hide = optarg;
+			break;
+		case OPT_GUESS_VIA:
+			if (!strcmp(optarg, "test_run") || !strcmp(optarg, "auto"))
+				o->guess_trigger = false;
+			else if (!strcmp(optarg, "trigger"))
+				o->guess_trigger = true;
+			else {
+				why = "expected auto, test_run or trigger";
+				goto bad_value;
+			}
 			break;
 		case ':':
 			fprintf(err, "nettracer: option %s needs a value (see --help)\n",
@@ -396,6 +436,14 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 	}
 	if (table && json) {
 		fprintf(err, "nettracer: -d/--table and -j/--json cannot be combined\n");
+		return NT_PARSE_ERROR;
+	}
+	if (probe && guess) {
+		fprintf(err, "nettracer: --probe and --guess cannot be combined\n");
+		return NT_PARSE_ERROR;
+	}
+	if (table && guess) {
+		fprintf(err, "nettracer: -d/--table and --guess cannot be combined\n");
 		return NT_PARSE_ERROR;
 	}
 	o->mode = table ? NT_MODE_TABLE : json ? NT_MODE_JSON : NT_MODE_LOG;

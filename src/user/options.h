@@ -22,12 +22,14 @@ enum nt_bpf_choice {
 enum nt_action {
 	NT_ACTION_TRACE = 0,
 	NT_ACTION_PROBE,	/* --probe: print the hooks this kernel offers and exit */
+	NT_ACTION_GUESS,	/* --guess: guess the legacy offsets, print them and exit */
 };
 
 #define NT_DEFAULT_INTERVAL_MS 5000
 #define NT_DEFAULT_MAX_CONNS 262144
 #define NT_DEFAULT_RINGBUF (8u << 20)
 #define NT_DEFAULT_LOG_DIR "log"
+#define NT_DEFAULT_GUESS_CACHE "/run/nettracer/offsets"
 
 struct nt_options {
 	enum nt_action action;
@@ -42,6 +44,9 @@ struct nt_options {
 	bool no_loopback;
 	uint32_t max_conns;
 	uint32_t ringbuf_bytes;
+	const char *guess_cache;	/* NULL: no cache */
+	const char *guess_hide;		/* tests: fields the guesser must not find */
+	bool guess_trigger;		/* tests: read kernel memory through the syscall trigger */
 };
 
 enum nt_parse_result {
