@@ -126,7 +126,8 @@ static __always_inline struct nt_record *nt_rec_reserve(void *ctx)
 	return bpf_map_lookup_elem(&nt_scratch, &zero);
 }
 
-static __always_inline void nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
+/* 0, or -1 when the record was lost (the caller counts it, or asks again) */
+static __always_inline int nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
 {
 	/* a wake-up per record costs more than the whole hook: user space drains on a timer */
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -135,9 +136,9 @@ static __always_inline void nt_rec_submit(void *ctx, struct nt_record *r, const 
 		if (bpf_ringbuf_query(&nt_events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
 			flags = BPF_RB_FORCE_WAKEUP;
 		bpf_ringbuf_submit(r, flags);
-	} else if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r))) {
-		nt_count(NT_STAT_RB_FULL);
-	}
+	} else if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r)))
+		return -1;
+	return 0;
 }
 
 #include "nt_tcp_body.h"

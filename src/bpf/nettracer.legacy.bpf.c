@@ -74,19 +74,22 @@ static __always_inline int nt_read_state(void *sk)
 	return state;
 }
 
-/* Only the CO-RE variant creates entries from accept (see NT_ACCEPT_CREATES): unused here. */
-static __always_inline int nt_sk_is_tcp(void *sk)
-{
-	return 0;
-}
-
 /* skc_prot is &tcp_prot or &tcpv6_prot for TCP: exact, where sk_protocol is a moving bitfield */
 static __always_inline int nt_sk_prot_is_tcp(void *sk, const struct nt_offsets *o)
 {
 	__u64 prot = 0;
 
+	if (!(o->have & NT_HAVE_PROT))
+		return 0;
 	NT_RD(prot, sk, o, sock_prot);
 	return prot && (prot == o->tcp_prot || prot == o->tcpv6_prot);
+}
+
+static __always_inline int nt_sk_is_tcp(void *sk)
+{
+	struct nt_offsets *o = nt_offs();
+
+	return o && nt_sk_prot_is_tcp(sk, o);
 }
 
 static __always_inline int nt_read_identity(void *sk, struct nt_conn *c)
@@ -164,13 +167,14 @@ static __always_inline struct nt_record *nt_rec_reserve(void *ctx)
 	return bpf_map_lookup_elem(&nt_scratch, &zero);
 }
 
-static __always_inline void nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
+/* 0, or -1 when the record was lost (the caller counts it, or asks again) */
+static __always_inline int nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
 {
 	if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r)))
-		nt_count(NT_STAT_RB_FULL);
+		return -1;
+	return 0;
 }
 
-#define NT_ACCEPT_CREATES 0	/* sockets accepted after start but established before: see nt_existing */
 #include "nt_tcp_body.h"
 
 /* ---- state changes: raw_tp > tracepoint > kprobe ----------------------------------------------- */
@@ -262,8 +266,8 @@ struct nt_tp_sys_exit {
 	__s64 ret;
 };
 
-/* fd -> struct file -> struct socket -> sk in the current task, at guessed offsets */
-static __always_inline int nt_accept_fd(void *ctx, long fd)
+/* fd -> struct file -> struct socket -> sk in the current task, at guessed offsets; 0 if none */
+static __always_inline void *nt_fd_to_sk(long fd)
 {
 	struct nt_offsets *o = nt_offs();
 	void *task, *files = NULL, *fdt = NULL, *fds = NULL, *file = NULL, *sock = NULL;
@@ -280,10 +284,15 @@ static __always_inline int nt_accept_fd(void *ctx, long fd)
 		return 0;
 	if (bpf_probe_read(&file, sizeof(file), (char *)fds + fd * sizeof(void *)) || !file ||
 	    NT_RD(sock, file, o, file_private_data) || !sock ||
-	    NT_RD(sk, sock, o, socket_sk) || !sk)
+	    NT_RD(sk, sock, o, socket_sk))
 		return 0;
-	/* no entry, nothing done: a file that is not our socket cannot match a tracked key */
-	return nt_on_accept(ctx, sk);
+	return sk;
+}
+
+static __always_inline int nt_accept_fd(void *ctx, long fd)
+{
+	/* a file that is not a TCP socket fails nt_sk_is_tcp() in nt_on_accept() */
+	return nt_on_accept(ctx, nt_fd_to_sk(fd));
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -334,9 +343,12 @@ static __always_inline int nt_existing_one(void *ctx, const struct nt_existing_r
 					   const struct nt_config *cfg)
 {
 	struct nt_conn tmp = {}, *c;
-	void *sk = (void *)req->sk;
-	int state = nt_read_state(sk);
+	void *sk = req->fd >= 0 ? nt_fd_to_sk(req->fd) : (void *)req->sk;
+	int state;
 
+	if (!sk || (req->fd >= 0 && !nt_sk_is_tcp(sk)))
+		return 0;
+	state = nt_read_state(sk);
 	if (state == NT_TCP_CLOSE || state == NT_TCP_SYN_SENT || state == NT_TCP_SYN_RECV ||
 	    state == NT_TCP_TIME_WAIT || state == NT_TCP_LISTEN || state > NT_TCP_CLOSING ||
 	    state == 0)
@@ -349,10 +361,11 @@ static __always_inline int nt_existing_one(void *ctx, const struct nt_existing_r
 		return 0;
 	tmp.pid = req->pid;
 	__builtin_memcpy(tmp.comm, req->comm, NT_COMM_LEN);
-	tmp.direction = req->reported ? NT_DIR_UNKNOWN : NT_DIR_IN;
-	tmp.reported = req->reported ? 1 : 0;
+	tmp.direction = NT_DIR_UNKNOWN;	/* user space decides from the listeners */
+	tmp.reported = 1;
+	/* NOEXIST: a socket shared by several processes is reported once, by its first owner */
 	c = nt_conn_create(sk, &tmp, BPF_NOEXIST);
-	if (!c || !req->reported)
+	if (!c)
 		return 0;
 	nt_emit(ctx, sk, c, NT_REC_EXISTING, state, cfg);
 	return 0;

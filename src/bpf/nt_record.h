@@ -110,11 +110,15 @@ _Static_assert(sizeof(struct nt_config) == 16, "nt_config size changed");
 #define NT_TRIGGER_SNAPSHOT 1	/* ptr: __u64 socket addresses */
 #define NT_TRIGGER_EXISTING 2	/* ptr: struct nt_existing_req */
 
-/* A connection open before the start, found by user space in /proc/net/tcp{,6}. */
+/*
+ * A connection open before the start, found by user space (legacy variant): either a
+ * descriptor of it in the requesting process (pidfd_getfd() of its owner's), walked
+ * to the socket like accept()'s, or the socket's address from /proc/net/tcp{,6}.
+ */
 struct nt_existing_req {
-	__u64 sk;
-	__u32 pid;		/* owner, 0: none (a connection still in the accept queue) */
-	__u32 reported;		/* 1: emit an EXISTING record; 0: track silently until accept() */
+	__u64 sk;		/* used when fd < 0 */
+	__s32 fd;
+	__u32 pid;		/* owner */
 	char comm[NT_COMM_LEN];
 };
 

@@ -5,7 +5,7 @@
  * A variant includes nt_bpf_common.h after its maps, then this file after it has defined:
  *   accessors nt_sk_is_tcp(sk), nt_read_identity(sk, conn),
  *             nt_read_counters(sk, rec, state), nt_read_state(sk)
- *   output    nt_rec_reserve(ctx), nt_rec_submit(ctx, rec, cfg)
+ *   output    nt_rec_reserve(ctx), nt_rec_submit(ctx, rec, cfg) (0, or -1: lost)
  * Everything here is static __always_inline: the 4.15 verifier knows no
  * bpf-to-bpf calls, and one body keeps the two variants' records identical.
  */
@@ -63,7 +63,8 @@ static __always_inline void nt_emit(void *ctx, void *sk, const struct nt_conn *c
 		return;
 	}
 	nt_fill_record(r, sk, c, type, state);
-	nt_rec_submit(ctx, r, cfg);
+	if (nt_rec_submit(ctx, r, cfg))
+		nt_count(NT_STAT_RB_FULL);
 }
 
 static __always_inline void nt_set_current_task(struct nt_conn *c)
@@ -218,8 +219,8 @@ static __always_inline int nt_snapshot_one(void *ctx, __u64 key, const struct nt
 	if (!r)
 		return -1;
 	nt_fill_record(r, (void *)key, c, NT_REC_METRICS, state);
-	nt_rec_submit(ctx, r, cfg);
-	return 0;
+	/* a perf buffer loses the record on output: say so, user space asks again */
+	return nt_rec_submit(ctx, r, cfg);
 }
 
 #endif /* NT_TCP_BODY_H */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_util.h"
 #include "hooks.h"
 #include "log.h"
 #include "nettracer_core.skel.h"
@@ -79,7 +80,7 @@ struct core_backend {
 	struct bpf_link *snap_link;
 	struct bpf_link *exist_link;
 	int ncpus;
-	uint64_t perf_lost;	/* perf buffer overwrites, added to the ring-full counter */
+	struct nt_perf_sink perf;	/* perf buffer (before 5.8): its lost samples count too */
 	void *iter_buf;
 };
 
@@ -111,18 +112,6 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 {
 	nt_session_record(((struct core_backend *)ctx)->base.session, data, size);
 	return 0;
-}
-
-static void on_perf_record(void *ctx, int cpu, void *data, __u32 size)
-{
-	(void)cpu;
-	nt_session_record(((struct core_backend *)ctx)->base.session, data, size);
-}
-
-static void on_perf_lost(void *ctx, int cpu, __u64 lost)
-{
-	(void)cpu;
-	((struct core_backend *)ctx)->perf_lost += lost;
 }
 
 static int core_event_fd(struct nt_backend *b)
@@ -180,25 +169,13 @@ static int core_snapshot_iter(struct nt_backend *b, const uint64_t *sks, size_t 
 
 static int core_snapshot_run(struct nt_backend *b, const uint64_t *sks, size_t n)
 {
-	int fd = bpf_program__fd(from(b)->skel->progs.nt_snapshot_run), stalls = 0;
-	size_t done = 0;
+	struct nt_batch_runner run = {
+		.prog_fd = bpf_program__fd(from(b)->skel->progs.nt_snapshot_run),
+		.batch = NT_SNAP_BATCH,
+		.backend = b,
+	};
 
-	while (done < n) {
-		__u64 args[2] = { (__u64)(uintptr_t)(sks + done),
-				  n - done < NT_SNAP_BATCH ? n - done : NT_SNAP_BATCH };
-		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
-
-		if (bpf_prog_test_run_opts(fd, &run))
-			return -errno;
-		/* the records are in the ring buffer: hand them over before the next batch */
-		core_drain(b);
-		if (run.retval == 0 && ++stalls > 3)
-			return -ENOSPC;	/* the ring buffer does not empty: too small */
-		if (run.retval)
-			stalls = 0;
-		done += run.retval;
-	}
-	return 0;
+	return nt_run_batches(&run, sks, sizeof(*sks), n);
 }
 
 static int core_existing(struct nt_backend *b)
@@ -211,18 +188,11 @@ static int core_existing(struct nt_backend *b)
 static int core_read_stats(struct nt_backend *b, uint64_t stats[NT_STAT__MAX])
 {
 	struct core_backend *cb = from(b);
-	uint64_t vals[cb->ncpus];
-	int fd = bpf_map__fd(cb->skel->maps.nt_stats);
+	int err = nt_percpu_sum(bpf_map__fd(cb->skel->maps.nt_stats), cb->ncpus, stats,
+				NT_STAT__MAX);
 
-	for (__u32 i = 0; i < NT_STAT__MAX; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			return -errno;
-		stats[i] = 0;
-		for (int c = 0; c < cb->ncpus; c++)
-			stats[i] += vals[c];
-	}
-	stats[NT_STAT_RB_FULL] += cb->perf_lost;
-	return 0;
+	stats[NT_STAT_RB_FULL] += cb->perf.lost;
+	return err;
 }
 
 static void core_detach(struct nt_backend *b)
@@ -291,7 +261,6 @@ static void probe_hooks(struct core_backend *cb, bool exhaustive)
 {
 	struct nt_probe_env env;
 
-	memcpy(cb->hooks, core_hooks, sizeof(cb->hooks));
 	nt_probe_env_init(&env, true);
 	nt_hooks_probe(cb->hooks, HOOK__COUNT, &env, exhaustive);
 	nt_probe_env_free(&env);
@@ -301,7 +270,9 @@ int nt_backend_core_probe(const struct nt_options *o, FILE *out)
 {
 	struct core_backend cb = {};
 
-	(void)o;
+	memcpy(cb.hooks, core_hooks, sizeof(cb.hooks));
+	if (nt_hooks_prepare(cb.hooks, HOOK__COUNT, o))
+		return 2;
 	probe_hooks(&cb, true);
 	fprintf(out, "CO-RE programs (kernel BTF %s):\n",
 		access("/sys/kernel/btf/vmlinux", R_OK) ? "absent" : "present");
@@ -336,6 +307,7 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 	cb->base.read_stats = core_read_stats;
 	cb->base.detach = core_detach;
 	cb->base.destroy = core_destroy;
+	cb->perf.backend = &cb->base;
 	cb->ncpus = libbpf_num_possible_cpus();
 	cb->iter_buf = malloc(ITER_BUF_RECORDS * sizeof(struct nt_record));
 	if (cb->ncpus <= 0 || !cb->iter_buf) {
@@ -343,6 +315,9 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 		goto fail;
 	}
 
+	memcpy(cb->hooks, core_hooks, sizeof(cb->hooks));
+	if (nt_hooks_prepare(cb->hooks, HOOK__COUNT, o))
+		goto fail;
 	probe_hooks(cb, false);
 	if (cb->hooks[HOOK_STATE].chosen < 0) {
 		pr_err("no usable hook for TCP state changes on this kernel (run nettracer --probe "
@@ -393,9 +368,8 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 		cb->rb = ring_buffer__new(bpf_map__fd(cb->skel->maps.nt_events), on_ring_record,
 					  cb, NULL);
 	else
-		cb->pb = perf_buffer__new(bpf_map__fd(cb->skel->maps.nt_events),
-					  o->ringbuf_bytes / 4096 / (unsigned)cb->ncpus ?: 1,
-					  on_perf_record, on_perf_lost, cb, NULL);
+		cb->pb = nt_perf_open(bpf_map__fd(cb->skel->maps.nt_events), o->ringbuf_bytes,
+				      cb->ncpus, &cb->perf);
 	if (!cb->rb && !cb->pb) {
 		pr_err("setting up the event buffer failed: %s", strerror(errno));
 		goto fail;

@@ -299,6 +299,12 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 
 			if (hook->chosen >= 0 && !exhaustive)
 				break;
+			if (hook->blocked[i][0]) {
+				hook->probed[i] = true;
+				snprintf(hook->result[i], sizeof(hook->result[i]), "not used: %s",
+					 hook->blocked[i]);
+				continue;
+			}
 			why[0] = '\0';
 			err = probe_one(c->kind, c->target, env, why, sizeof(why));
 			hook->probed[i] = true;
@@ -310,6 +316,87 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 			hook->chosen = (int)i;
 			if (c->also_prog)
 				hook->also = probe_one(c->kind, c->also_target, env, why, sizeof(why)) == 0;
+		}
+	}
+}
+
+int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *kind,
+		      char *err, size_t len)
+{
+	bool kind_known = false;
+
+	for (int k = NT_HK_TP_BTF; k <= NT_HK_TEST_RUN; k++)
+		kind_known |= !strcmp(kind, nt_hook_kind_name((enum nt_hook_kind)k));
+	if (!kind_known) {
+		snprintf(err, len, "--hook %s=%s: unknown kind (tp_btf, raw_tp, tracepoint, fentry, "
+				   "fexit, kprobe, kretprobe, iter, test_run)", name, kind);
+		return -1;
+	}
+	for (size_t h = 0; h < n; h++) {
+		struct nt_hook *hook = &hooks[h];
+
+		if (strcmp(hook->name, name))
+			continue;
+		for (size_t i = 0; i < hook->n_candidates; i++)
+			if (strcmp(nt_hook_kind_name(hook->candidates[i].kind), kind))
+				snprintf(hook->blocked[i], sizeof(hook->blocked[i]),
+					 "--hook %s=%s", name, kind);
+		return 0;
+	}
+	snprintf(err, len, "--hook %s=%s: no hook named %s (state, accept, snapshot, existing)",
+		 name, kind, name);
+	return -1;
+}
+
+/* Record layouts the classic tracepoint programs were compiled for. */
+static const struct {
+	const char *target, *field;
+	int offset;
+} tp_layouts[] = {
+	{ "sock/inet_sock_set_state", "skaddr", 8 },
+	{ "sock/inet_sock_set_state", "oldstate", 16 },
+	{ "sock/inet_sock_set_state", "newstate", 20 },
+	{ "sock/inet_sock_set_state", "protocol", 30 },
+	{ "tcp/tcp_set_state", "skaddr", 8 },
+	{ "tcp/tcp_set_state", "oldstate", 16 },
+	{ "tcp/tcp_set_state", "newstate", 20 },
+	{ "syscalls/sys_exit_accept4", "ret", 16 },
+	{ "syscalls/sys_exit_accept", "ret", 16 },
+	{ "syscalls/sys_enter_sched_getattr", "pid", 16 },
+	{ "syscalls/sys_enter_sched_getattr", "uattr", 24 },
+	{ "syscalls/sys_enter_sched_getattr", "usize", 32 },
+	{ "syscalls/sys_enter_sched_getattr", "flags", 40 },
+};
+
+void nt_hooks_check_layouts(struct nt_hook *hooks, size_t n)
+{
+	for (size_t h = 0; h < n; h++) {
+		for (size_t i = 0; i < hooks[h].n_candidates; i++) {
+			const struct nt_hook_candidate *c = &hooks[h].candidates[i];
+			char cat[64];
+			const char *slash;
+
+			if (c->kind != NT_HK_TRACEPOINT || hooks[h].blocked[i][0])
+				continue;
+			slash = strchr(c->target, '/');
+			if (!slash || (size_t)(slash - c->target) >= sizeof(cat))
+				continue;
+			snprintf(cat, sizeof(cat), "%.*s", (int)(slash - c->target), c->target);
+			if (nt_tracepoint_id(cat, slash + 1) < 0)
+				continue;	/* absent: the probe says so */
+			for (size_t k = 0; k < sizeof(tp_layouts) / sizeof(tp_layouts[0]); k++) {
+				int off;
+
+				if (strcmp(tp_layouts[k].target, c->target))
+					continue;
+				off = nt_tracepoint_field_offset(cat, slash + 1, tp_layouts[k].field);
+				if (off != tp_layouts[k].offset) {
+					snprintf(hooks[h].blocked[i], sizeof(hooks[h].blocked[i]),
+						 "record layout differs: %s at %d, compiled for %d",
+						 tp_layouts[k].field, off, tp_layouts[k].offset);
+					break;
+				}
+			}
 		}
 	}
 }

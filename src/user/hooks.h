@@ -47,6 +47,8 @@ struct nt_hook {
 	const char *without;	/* what is lost when no candidate works; NULL: required */
 	const struct nt_hook_candidate *candidates;
 	size_t n_candidates;
+	/* set before probing: a candidate that must not be used, and why */
+	char blocked[NT_HOOK_MAX_CANDIDATES][96];
 	/* results */
 	int chosen;		/* index into candidates, -1: none */
 	bool also;		/* chosen candidate's also_prog passed too */
@@ -68,6 +70,13 @@ void nt_probe_env_free(struct nt_probe_env *env);
 /* Probe candidates in order; all of them when exhaustive, else up to the first that works. */
 void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *env,
 		    bool exhaustive);
+/* Block every candidate of hook name whose kind is not kind (--hook name=kind).
+ * -1 with a message in err for an unknown hook or kind. */
+int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *kind,
+		      char *err, size_t len);
+/* Block classic tracepoint candidates whose record layout (tracefs format file) is not
+ * the one the programs were compiled for. */
+void nt_hooks_check_layouts(struct nt_hook *hooks, size_t n);
 /* autoload on for the chosen programs, off for the rest. -1 if a program is missing. */
 int nt_hooks_apply(const struct nt_hook *hooks, size_t n, struct bpf_object *obj);
 /* "tp_btf/inet_sock_set_state", or "none" */

@@ -105,17 +105,14 @@ int main(int argc, char **argv)
 		pr_err("%s", msg);
 		return 1;
 	}
-	if (opt.action == NT_ACTION_PROBE)
-		return nt_backend_core_probe(&opt, stdout);
 	if (opt.action == NT_ACTION_GUESS)
 		return guess_and_print(&opt);
-
 	if (choose_variant(&opt, &variant, why, sizeof(why)))
 		return 1;
-	if (variant == NT_BPF_LEGACY) {
-		pr_err("the legacy (offset-guessing) variant is not available in this build (%s); "
-		       "run on a kernel with BTF or pass --btf FILE", why);
-		return 1;
+	if (opt.action == NT_ACTION_PROBE) {
+		printf("variant: %s (%s)\n", variant == NT_BPF_CORE ? "core" : "legacy", why);
+		return variant == NT_BPF_CORE ? nt_backend_core_probe(&opt, stdout)
+					      : nt_backend_legacy_probe(&opt, stdout);
 	}
 
 	out = nt_output_open(&opt, msg, sizeof(msg));
@@ -126,7 +123,9 @@ int main(int argc, char **argv)
 	if (nt_output_log_path(out))
 		nt_log_set_mirror(-1);	/* diagnostics stay on stderr; the log has the records */
 
-	backend = nt_backend_core_new(&opt, why);
+	pr_info("BPF variant: %s (%s)", variant == NT_BPF_CORE ? "CO-RE" : "legacy", why);
+	backend = variant == NT_BPF_CORE ? nt_backend_core_new(&opt, why)
+					 : nt_backend_legacy_new(&opt, why);
 	if (!backend)
 		goto out;
 	session = nt_session_new(&opt, out, backend);

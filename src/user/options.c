@@ -25,6 +25,7 @@ enum {
 	OPT_GUESS_CACHE,
 	OPT_GUESS_HIDE,
 	OPT_GUESS_VIA,
+	OPT_HOOK,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
 	{ "guess-cache", required_argument, NULL, OPT_GUESS_CACHE },
 	{ "guess-hide", required_argument, NULL, OPT_GUESS_HIDE },
 	{ "guess-via", required_argument, NULL, OPT_GUESS_VIA },
+	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -90,6 +92,9 @@ void nt_usage(FILE *out)
 	      "      --max-conns=N      connections tracked at once in the kernel (default 262144)\n"
 	      "      --ringbuf-size=B   kernel-to-user buffer, bytes, K/M/G suffix (default 8M)\n"
 	      "      --probe            print the hooks this kernel offers and which are used; exit\n"
+	      "      --hook=NAME=KIND   use only hooks of KIND (tp_btf, raw_tp, tracepoint, fentry,\n"
+	      "                         fexit, kprobe, kretprobe, iter, test_run) for the part NAME\n"
+	      "                         (state, accept, snapshot, existing); repeatable\n"
 	      "      --guess            find the kernel struct offsets the legacy programs need,\n"
 	      "                         print them (with --json: one JSON object) and exit\n"
 	      "      --guess-cache=FILE where legacy mode keeps guessed offsets for this kernel and\n"
@@ -410,6 +415,24 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 		case OPT_GUESS_HIDE:
 			o->guess_hide = optarg;
 			break;
+		case OPT_HOOK: {
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg || !eq[1] || (size_t)(eq - optarg) >= 16 ||
+			    strlen(eq + 1) >= 16) {
+				why = "expected NAME=KIND, e.g. state=tracepoint";
+				goto bad_value;
+			}
+			if (o->n_hook == (int)(sizeof(o->hook) / sizeof(o->hook[0]))) {
+				why = "too many --hook options";
+				goto bad_value;
+			}
+			snprintf(o->hook[o->n_hook].name, sizeof(o->hook[0].name), "%.*s",
+				 (int)(eq - optarg), optarg);
+			snprintf(o->hook[o->n_hook].kind, sizeof(o->hook[0].kind), "%s", eq + 1);
+			o->n_hook++;
+			break;
+		}
 		case OPT_GUESS_VIA:
 			if (!strcmp(optarg, "test_run") || !strcmp(optarg, "auto"))
 				o->guess_trigger = false;

@@ -47,6 +47,11 @@ struct nt_options {
 	const char *guess_cache;	/* NULL: no cache */
 	const char *guess_hide;		/* tests: fields the guesser must not find */
 	bool guess_trigger;		/* tests: read kernel memory through the syscall trigger */
+	struct {
+		char name[16];
+		char kind[16];
+	} hook[8];			/* --hook NAME=KIND */
+	int n_hook;
 };
 
 enum nt_parse_result {

@@ -259,8 +259,8 @@ static void report_existing(struct nt_session *s)
 	int err = s->backend->existing ? s->backend->existing(s->backend) : -ENOTSUP;
 
 	if (err == -ENOTSUP)
-		pr_warn("connections open before the start are not reported: this kernel has no "
-			"BPF task_file iterator (5.8+)");
+		pr_warn("connections open before the start are not reported: no hook for them on "
+			"this kernel (see nettracer --probe)");
 	else if (err < 0)
 		pr_warn("listing the connections open before the start failed: %s", strerror(-err));
 	/* every listener is known now: tell incoming from outgoing */

@@ -112,6 +112,43 @@ long nt_tracepoint_id(const char *category, const char *name)
 	return id;
 }
 
+int nt_tracepoint_field_offset(const char *category, const char *name, const char *field)
+{
+	char path[256], line[512];
+	int off = -1;
+	FILE *f = NULL;
+
+	for (size_t i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]) && !f; i++) {
+		snprintf(path, sizeof(path), "%s/events/%s/%s/format", tracefs_dirs[i], category,
+			 name);
+		f = fopen(path, "re");
+	}
+	if (!f)
+		return -1;
+	/* "\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;" */
+	while (fgets(line, sizeof(line), f)) {
+		char *decl = strstr(line, "field:"), *semi, *o;
+
+		if (!decl || !(semi = strchr(decl, ';')))
+			continue;
+		*semi = '\0';
+		/* the field's name is the last word of its declaration (arrays: name[N]) */
+		{
+			char *nm = strrchr(decl, ' ');
+			size_t len = strlen(field);
+
+			if (!nm || strncmp(nm + 1, field, len) || (nm[1 + len] && nm[1 + len] != '['))
+				continue;
+		}
+		o = strstr(semi + 1, "offset:");
+		if (o)
+			off = atoi(o + 7);
+		break;
+	}
+	fclose(f);
+	return off;
+}
+
 uint64_t nt_now_mono_ns(void)
 {
 	struct timespec ts;

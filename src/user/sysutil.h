@@ -18,6 +18,9 @@ const char *nt_tracefs(char *err, size_t len);
 bool nt_tracefs_present(void);
 /* Numeric id of a classic tracepoint, -1 (errno set) if absent. */
 long nt_tracepoint_id(const char *category, const char *name);
+/* Offset of a field in a classic tracepoint's record (its tracefs format file); -1 if the
+ * tracepoint or the field is absent. */
+int nt_tracepoint_field_offset(const char *category, const char *name, const char *field);
 
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns: turns bpf_ktime_get_ns() into Unix time. */
 int64_t nt_mono_to_unix_offset(void);

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include "backend_util.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nt_record.h"
+
+int nt_percpu_sum(int map_fd, int ncpus, uint64_t *out, uint32_t n)
+{
+	uint64_t vals[ncpus];
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(map_fd, &i, vals))
+			return -errno;
+		out[i] = 0;
+		for (int c = 0; c < ncpus; c++)
+			out[i] += vals[c];
+	}
+	return 0;
+}
+
+struct perf_sample_raw {
+	struct perf_event_header header;
+	uint32_t size;
+	char data[];
+};
+
+struct perf_lost {
+	struct perf_event_header header;
+	uint64_t id;
+	uint64_t lost;
+};
+
+static enum bpf_perf_event_ret on_perf_event(void *ctx, int cpu, struct perf_event_header *e)
+{
+	struct nt_perf_sink *sink = ctx;
+
+	(void)cpu;
+	if (e->type == PERF_RECORD_SAMPLE) {
+		struct perf_sample_raw *s = (struct perf_sample_raw *)e;
+
+		nt_session_record(sink->backend->session, (const struct nt_record *)s->data, s->size);
+	} else if (e->type == PERF_RECORD_LOST) {
+		sink->lost += ((struct perf_lost *)e)->lost;
+	}
+	return LIBBPF_PERF_EVENT_CONT;
+}
+
+struct perf_buffer *nt_perf_open(int map_fd, uint32_t total_bytes, int ncpus,
+				 struct nt_perf_sink *sink)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = total_bytes / (size_t)page / (size_t)ncpus, p2 = 1;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT,
+		.sample_type = PERF_SAMPLE_RAW,
+		.sample_period = 1,
+		.watermark = 1,
+	};
+
+	/* a power of two of pages per CPU, at least 2 */
+	while (p2 * 2 <= pages)
+		p2 *= 2;
+	if (p2 < 2)
+		p2 = 2;
+	attr.wakeup_watermark = (uint32_t)(p2 * (size_t)page / 4);
+	return perf_buffer__new_raw(map_fd, p2, &attr, on_perf_event, sink, NULL);
+}
+
+int nt_hooks_prepare(struct nt_hook *hooks, size_t n, const struct nt_options *o)
+{
+	char err[256];
+
+	for (int i = 0; i < o->n_hook; i++) {
+		if (nt_hooks_restrict(hooks, n, o->hook[i].name, o->hook[i].kind, err,
+				      sizeof(err))) {
+			pr_err("%s", err);
+			return -1;
+		}
+	}
+	nt_hooks_check_layouts(hooks, n);
+	return 0;
+}
+
+int nt_run_batches(const struct nt_batch_runner *r, const void *items, size_t item_size,
+		   size_t n)
+{
+	const char *p = items;
+	size_t done = 0;
+	int stalls = 0;
+
+	while (done < n) {
+		size_t want = n - done < r->batch ? n - done : r->batch;
+		uint64_t did = 0;
+
+		if (r->prog_fd >= 0) {
+			__u64 args[2] = { (__u64)(uintptr_t)(p + done * item_size), want };
+			LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args,
+				    .ctx_size_in = sizeof(args));
+
+			if (bpf_prog_test_run_opts(r->prog_fd, &run))
+				return -errno;
+			did = run.retval;
+		} else {
+			__u32 zero = 0;
+
+			bpf_map_update_elem(r->progress_map_fd, &zero, &did, BPF_ANY);
+			/* fails with EINVAL by design (flags != 0): the entry tracepoint ran */
+			syscall(SYS_sched_getattr, (long)NT_TRIGGER_PID,
+				(long)(uintptr_t)(p + done * item_size), (long)want,
+				(long)r->trigger_op);
+			if (bpf_map_lookup_elem(r->progress_map_fd, &zero, &did))
+				return -errno;
+		}
+		/* the records are in the output buffer: hand them over before the next batch */
+		r->backend->drain(r->backend);
+		if (did == 0 && ++stalls > 3)
+			return -ENOSPC;
+		if (did)
+			stalls = 0;
+		done += did;
+	}
+	return 0;
+}
