@@ -218,16 +218,23 @@ int BPF_KPROBE(nt_state_kprobe, struct sock *sk, int state)
 
 /* ---- the accepting process: fexit > kretprobe > accept syscall exit --------------------------- */
 
+/* A load from the fexit context at a constant offset. Written as asm because the
+ * compiler would otherwise turn the two branches below into one load at a computed
+ * offset, which the verifier refuses ("dereference of modified ctx ptr"). */
+#define NT_CTX_U64(dst, ctx, byte_off) \
+	asm volatile("%0 = *(u64 *)(%1 + " #byte_off ")" : "=r"(dst) : "r"(ctx))
+
 SEC("fexit/inet_csk_accept")
 int BPF_PROG(nt_accept_fexit)
 {
 	struct sock *newsk;
 
-	/* 6.10 folded flags/err/kern into struct proto_accept_arg: the return value moved */
+	/* 6.10 folded flags/err/kern into struct proto_accept_arg: the return value moved
+	 * from the fifth slot (sk, flags, err, kern, ret) to the third (sk, arg, ret) */
 	if (bpf_core_type_exists(struct proto_accept_arg))
-		newsk = (struct sock *)ctx[2];
+		NT_CTX_U64(newsk, ctx, 16);
 	else
-		newsk = (struct sock *)ctx[4];
+		NT_CTX_U64(newsk, ctx, 32);
 	return nt_on_accept(ctx, newsk);
 }
 
