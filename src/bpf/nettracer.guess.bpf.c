@@ -51,6 +51,25 @@ static __always_inline int gs_port_ours(const struct nt_guess_config *cfg, __u16
 	return port >= cfg->port_lo && port <= cfg->port_hi;
 }
 
+static __always_inline int gs_v4_ours(const struct nt_guess_config *cfg, const __u8 *a)
+{
+	__u32 v = 0;
+
+	__builtin_memcpy(&v, a, 4);
+	/* network order in memory: the /24 is the first three bytes */
+	return (v & 0x00ffffff) == (cfg->v4_net[0] & 0x00ffffff) ||
+	       (v & 0x00ffffff) == (cfg->v4_net[1] & 0x00ffffff);
+}
+
+static __always_inline int gs_v6_ours(const struct nt_guess_config *cfg, const __u8 *a)
+{
+	__u64 v = 0, net = 0;
+
+	__builtin_memcpy(&v, a, 8);
+	__builtin_memcpy(&net, cfg->v6_net, 8);
+	return v == net;
+}
+
 /* sock:inet_sock_set_state (4.16+) */
 struct gs_tp_inet_sock_set_state {
 	__u64 common;
@@ -86,7 +105,9 @@ struct gs_tp_tcp_set_state {
 		struct nt_guess_config *cfg = gs_cfg();                                 \
 		struct nt_guess_capture cap = {};                                       \
 		int ret = 0;                                                            \
-		if (cfg && (gs_port_ours(cfg, (ctx)->sport) || gs_port_ours(cfg, (ctx)->dport))) { \
+		if (cfg && (gs_port_ours(cfg, (ctx)->sport) || gs_port_ours(cfg, (ctx)->dport)) && \
+		    ((gs_v4_ours(cfg, (ctx)->saddr) && gs_v4_ours(cfg, (ctx)->daddr)) ||      \
+		     (gs_v6_ours(cfg, (ctx)->saddr_v6) && gs_v6_ours(cfg, (ctx)->daddr_v6)))) { \
 			cap.sk = (__u64)(unsigned long)(ctx)->skaddr;                   \
 			cap.oldstate = (ctx)->oldstate;                                 \
 			cap.newstate = (ctx)->newstate;                                 \

@@ -15,6 +15,10 @@ struct nt_guess_config {
 	__u32 tgid;		/* the guessing process (peek trigger) */
 	__u16 port_lo;		/* its test connections use ports in [port_lo, port_hi] */
 	__u16 port_hi;
+	/* and addresses in these /24s (network order) or this IPv6 /64: other hosts' and
+	 * namespaces' traffic on the same ports is not captured */
+	__u32 v4_net[2];
+	__u8 v6_net[8];
 };
 
 /* One state change of a test connection, as the tracepoint saw it. */

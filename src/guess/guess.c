@@ -118,6 +118,7 @@ struct guess {
 	const char *phase;
 	int orig_netns;
 	bool v6;
+	uint16_t port_base, next_port;
 	struct pair a, a6, b;
 	struct obs obs[MAX_OBS];
 	int n_obs;
@@ -236,11 +237,11 @@ static socklen_t make_sa(const struct pair *p, bool client, struct sockaddr_stor
 
 static void pair_close(struct pair *p)
 {
-	if (p->cli > 0)
+	if (p->cli >= 0)
 		close(p->cli);
-	if (p->srv > 0)
+	if (p->srv >= 0)
 		close(p->srv);
-	if (p->lst > 0)
+	if (p->lst >= 0)
 		close(p->lst);
 	p->cli = p->srv = p->lst = -1;
 }
@@ -284,7 +285,7 @@ static int pair_open(struct guess *g, struct pair *p, size_t up, size_t down)
 	struct timeval rcv_timeout = { .tv_sec = 2 };
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int one = 1;
+	int one = 1, fam, err;
 
 	p->lst = socket(p->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	p->cli = socket(p->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -293,14 +294,28 @@ static int pair_open(struct guess *g, struct pair *p, size_t up, size_t down)
 	setsockopt(p->lst, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(p->cli, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sl = make_sa(p, false, &ss);
-	if (bind(p->lst, (struct sockaddr *)&ss, sl) || listen(p->lst, 4))
+	for (int i = 0; bind(p->lst, (struct sockaddr *)&ss, sl); i++) {
+		/* an IPv6 address just added may not be usable yet on a busy host */
+		if (errno != EADDRNOTAVAIL || i > 2000 || late(g))
+			return fail(g, "%s: bind: %s", p->label, strerror(errno));
+		usleep(1000);
+	}
+	if (listen(p->lst, 4))
 		return fail(g, "%s: listen: %s", p->label, strerror(errno));
 	sl = make_sa(p, true, &ss);
-	if (bind(p->cli, (struct sockaddr *)&ss, sl))
-		return fail(g, "%s: bind: %s", p->label, strerror(errno));
+	for (int i = 0; bind(p->cli, (struct sockaddr *)&ss, sl); i++) {
+		if (errno != EADDRNOTAVAIL || i > 2000 || late(g))
+			return fail(g, "%s: bind: %s", p->label, strerror(errno));
+		usleep(1000);
+	}
 	sl = make_sa(p, false, &ss);
-	if (connect(p->cli, (struct sockaddr *)&ss, sl))
-		return fail(g, "%s: connect: %s", p->label, strerror(errno));
+	for (int i = 0; connect(p->cli, (struct sockaddr *)&ss, sl); i++) {
+		/* an IPv6 address's local route comes from the addrconf worker: on a busy
+		 * host it can lag behind the address */
+		if (errno != ENETUNREACH || i > 2000 || late(g))
+			return fail(g, "%s: connect: %s", p->label, strerror(errno));
+		usleep(1000);
+	}
 	p->srv = accept4(p->lst, NULL, NULL, SOCK_CLOEXEC);
 	if (p->srv < 0)
 		return fail(g, "%s: accept: %s", p->label, strerror(errno));
@@ -313,9 +328,15 @@ static int pair_open(struct guess *g, struct pair *p, size_t up, size_t down)
 	p->netns = nt_netns_inode();
 	g->r->connections++;
 
-	p->cli_sk = nt_kmem_wait_capture(g->km, p->cport, p->lport, 1 /* ESTABLISHED */, 500);
-	p->srv_sk = nt_kmem_wait_capture(g->km, p->lport, p->cport, 1, 500);
-	if (!p->cli_sk || !p->srv_sk)
+	fam = p->family == AF_INET ? 4 : 6;
+	err = nt_kmem_wait_capture(g->km, fam, p->caddr, p->cport, p->laddr, p->lport,
+				   1 /* ESTABLISHED */, 500, &p->cli_sk);
+	if (!err)
+		err = nt_kmem_wait_capture(g->km, fam, p->laddr, p->lport, p->caddr, p->cport, 1,
+					   500, &p->srv_sk);
+	if (err == -EEXIST)
+		return -EEXIST;	/* the same ports and addresses elsewhere: other ports */
+	if (err)
 		return fail(g, "%s: the state tracepoint did not report the test connection "
 			       "(%s)", p->label, nt_kmem_capture_via(g->km));
 	/* traffic in many segments both ways, so that the counters hold unusual values */
@@ -323,6 +344,32 @@ static int pair_open(struct guess *g, struct pair *p, size_t up, size_t down)
 	    recv_n(p->cli, down))
 		return fail(g, "%s: exchanging data: %s", p->label, strerror(errno));
 	return 0;
+}
+
+#define PORT_RANGE 64	/* ports the capture program watches, from g->port_base */
+
+/*
+ * A test connection on the next free ports of the range. A tuple seen twice by the
+ * tracepoint is someone else's connection with the same ports and addresses in
+ * another namespace: close, and try the next ports.
+ */
+static int open_pair(struct guess *g, struct pair *p, size_t up, size_t down)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		int err;
+
+		if (g->next_port + 2 > g->port_base + PORT_RANGE)
+			break;
+		p->cport = g->next_port++;
+		p->lport = g->next_port++;
+		p->lst = p->cli = p->srv = -1;
+		err = pair_open(g, p, up, down);
+		if (err != -EEXIST)
+			return err;
+		pair_close(p);
+	}
+	return fail(g, "%s: every port pair tried was in use by another connection with the "
+		       "same addresses", p->label);
 }
 
 /* Wait until nothing is in flight on fd and TCP_INFO stops moving. */
@@ -1100,16 +1147,30 @@ static int namespace(struct guess *g, int *orig, int host_ts_fd)
 static int run(struct guess *g)
 {
 	int host_ts = open("/proc/sys/net/ipv4/tcp_timestamps", O_RDWR | O_CLOEXEC);
-	uint16_t base = (uint16_t)(41000 + (getpid() % 2000) * 8);
+	struct nt_guess_config cfg = { 0 };
 	char err[256];
 	int orig_b = -1, e;
+
+	/* ports in [20000, 60000), different from run to run */
+	g->port_base = (uint16_t)(20000 + ((nt_now_mono_ns() ^ ((uint64_t)getpid() << 20)) >> 6) %
+						  (40000 / PORT_RANGE) * PORT_RANGE);
+	g->next_port = g->port_base;
+	cfg.port_lo = g->port_base;
+	cfg.port_hi = (uint16_t)(g->port_base + PORT_RANGE - 1);
+	inet_pton(AF_INET, "127.110.116.0", &cfg.v4_net[0]);
+	inet_pton(AF_INET, "127.98.98.0", &cfg.v4_net[1]);
+	{
+		uint8_t v6[16];
+
+		addr6(v6, "fd6e:7472:6163:6572::");
+		memcpy(cfg.v6_net, v6, 8);
+	}
 
 	g->phase = "NETNS_A";
 	if (namespace(g, &g->orig_netns, host_ts))
 		goto out;
 	g->phase = "LOAD";
-	if (nt_kmem_open(&g->km, base, (uint16_t)(base + 7), g->opt->use_trigger, err,
-			 sizeof(err))) {
+	if (nt_kmem_open(&g->km, &cfg, g->opt->use_trigger, err, sizeof(err))) {
 		fail(g, "%s", err);
 		goto out;
 	}
@@ -1122,26 +1183,28 @@ static int run(struct guess *g)
 
 		addr6((uint8_t *)&a1, "fd6e:7472:6163:6572::1");
 		addr6((uint8_t *)&a2, "fd6e:7472:6163:6572::2");
+		/* no duplicate address detection in our namespace: the addresses are usable
+		 * at once instead of tentative for a moment */
+		nt_sysctl_write("/proc/sys/net/ipv6/conf/all/accept_dad", "0");
+		nt_sysctl_write("/proc/sys/net/ipv6/conf/default/accept_dad", "0");
+		nt_sysctl_write("/proc/sys/net/ipv6/conf/lo/accept_dad", "0");
 		g->v6 = nt_add_ipv6("lo", &a1, 128) == 0 && nt_add_ipv6("lo", &a2, 128) == 0;
 		if (!g->v6)
 			warn(g, "no IPv6 here: IPv6 connections will not be traced");
 	}
 
 	g->phase = "PAIR_A";
-	g->a = (struct pair){ .label = "IPv4 connection A", .family = AF_INET, .cport = base,
-			      .lport = (uint16_t)(base + 1), .lst = -1, .cli = -1, .srv = -1 };
+	g->a = (struct pair){ .label = "IPv4 connection A", .family = AF_INET };
 	addr4(g->a.caddr, "127.110.116.1");
 	addr4(g->a.laddr, "127.110.116.2");
-	if (pair_open(g, &g->a, 93127, 51311) || settle(g, g->a.cli, 1000) ||
+	if (open_pair(g, &g->a, 93127, 51311) || settle(g, g->a.cli, 1000) ||
 	    settle(g, g->a.srv, 1000))
 		goto out;
 	if (g->v6) {
-		g->a6 = (struct pair){ .label = "IPv6 connection", .family = AF_INET6,
-				       .cport = (uint16_t)(base + 2), .lport = (uint16_t)(base + 3),
-				       .lst = -1, .cli = -1, .srv = -1 };
+		g->a6 = (struct pair){ .label = "IPv6 connection", .family = AF_INET6 };
 		addr6(g->a6.caddr, "fd6e:7472:6163:6572::1");
 		addr6(g->a6.laddr, "fd6e:7472:6163:6572::2");
-		if (pair_open(g, &g->a6, 29917, 71113) || settle(g, g->a6.cli, 1000) ||
+		if (open_pair(g, &g->a6, 29917, 71113) || settle(g, g->a6.cli, 1000) ||
 		    settle(g, g->a6.srv, 1000))
 			goto out;
 	}
@@ -1162,12 +1225,10 @@ static int run(struct guess *g)
 	if (namespace(g, &orig_b, host_ts))
 		goto out;
 	close(orig_b);	/* namespace A lives on through its sockets */
-	g->b = (struct pair){ .label = "IPv4 connection B", .family = AF_INET,
-			      .cport = (uint16_t)(base + 4), .lport = (uint16_t)(base + 5),
-			      .lst = -1, .cli = -1, .srv = -1 };
+	g->b = (struct pair){ .label = "IPv4 connection B", .family = AF_INET };
 	addr4(g->b.caddr, "127.98.98.1");
 	addr4(g->b.laddr, "127.98.98.2");
-	if (pair_open(g, &g->b, 37501, 113333) || settle(g, g->b.cli, 1000) ||
+	if (open_pair(g, &g->b, 37501, 113333) || settle(g, g->b.cli, 1000) ||
 	    settle(g, g->b.srv, 1000))
 		goto out;
 	if (observe(g, &g->b, false, true, false))
@@ -1235,7 +1296,10 @@ out:
 int nt_guess_run(const struct nt_guess_opts *o, struct nt_guess_result *r)
 {
 	struct nt_guess_opts def = { 0 };
-	struct guess g = { .opt = o ? o : &def, .r = r, .orig_netns = -1 };
+	struct guess g = { .opt = o ? o : &def, .r = r, .orig_netns = -1,
+			   .a = { .lst = -1, .cli = -1, .srv = -1 },
+			   .a6 = { .lst = -1, .cli = -1, .srv = -1 },
+			   .b = { .lst = -1, .cli = -1, .srv = -1 } };
 	uint64_t t0 = nt_now_mono_ns();
 
 	memset(r, 0, sizeof(*r));

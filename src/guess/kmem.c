@@ -13,7 +13,7 @@
 #include "nettracer_guess.skel.h"
 #include "sysutil.h"
 
-#define MAX_CAPTURES 256
+#define MAX_CAPTURES 4096	/* a ring: the oldest go first */
 
 struct nt_kmem {
 	struct nettracer_guess *skel;
@@ -23,7 +23,7 @@ struct nt_kmem {
 	bool trigger;
 	const char *capture_via;
 	struct nt_guess_capture caps[MAX_CAPTURES];
-	size_t n_caps;
+	size_t n_caps;		/* ever received; the ring holds the last MAX_CAPTURES */
 	uint64_t peeks;
 	int peek_map_fd;
 };
@@ -33,8 +33,8 @@ static void on_capture(void *ctx, int cpu, void *data, __u32 size)
 	struct nt_kmem *k = ctx;
 
 	(void)cpu;
-	if (size >= sizeof(struct nt_guess_capture) && k->n_caps < MAX_CAPTURES)
-		memcpy(&k->caps[k->n_caps++], data, sizeof(struct nt_guess_capture));
+	if (size >= sizeof(struct nt_guess_capture))
+		memcpy(&k->caps[k->n_caps++ % MAX_CAPTURES], data, sizeof(struct nt_guess_capture));
 }
 
 static bool test_run_works(struct nt_kmem *k)
@@ -45,11 +45,10 @@ static bool test_run_works(struct nt_kmem *k)
 	return bpf_prog_test_run_opts(bpf_program__fd(k->skel->progs.gs_peek_run), &run) == 0;
 }
 
-int nt_kmem_open(struct nt_kmem **out, uint16_t port_lo, uint16_t port_hi, bool use_trigger,
+int nt_kmem_open(struct nt_kmem **out, const struct nt_guess_config *config, bool use_trigger,
 		 char *err, size_t len)
 {
-	struct nt_guess_config cfg = { .tgid = (__u32)getpid(), .port_lo = port_lo,
-				       .port_hi = port_hi };
+	struct nt_guess_config cfg = *config;
 	struct nt_kmem *k = calloc(1, sizeof(*k));
 	bool have_sock_tp, have_tcp_tp, have_trigger;
 	struct bpf_program *cap;
@@ -57,6 +56,7 @@ int nt_kmem_open(struct nt_kmem **out, uint16_t port_lo, uint16_t port_hi, bool 
 	__u32 zero = 0;
 
 	*out = NULL;
+	cfg.tgid = (__u32)getpid();
 	if (!k) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
@@ -117,7 +117,7 @@ int nt_kmem_open(struct nt_kmem **out, uint16_t port_lo, uint16_t port_hi, bool 
 			goto fail;
 		}
 	}
-	k->pb = perf_buffer__new(bpf_map__fd(k->skel->maps.gs_captures), 8, on_capture, NULL, k,
+	k->pb = perf_buffer__new(bpf_map__fd(k->skel->maps.gs_captures), 64, on_capture, NULL, k,
 				 NULL);
 	if (!k->pb) {
 		snprintf(err, len, "perf buffer for captures: %s", strerror(errno));
@@ -142,21 +142,42 @@ void nt_kmem_close(struct nt_kmem *k)
 	free(k);
 }
 
-uint64_t nt_kmem_wait_capture(struct nt_kmem *k, uint16_t sport, uint16_t dport, int newstate,
-			      int timeout_ms)
+static bool capture_matches(const struct nt_guess_capture *c, int family, const uint8_t *saddr,
+			    uint16_t sport, const uint8_t *daddr, uint16_t dport, int newstate)
+{
+	if (c->sport != sport || c->dport != dport || c->newstate != newstate)
+		return false;
+	if (family == 4)
+		return !memcmp(c->saddr, saddr, 4) && !memcmp(c->daddr, daddr, 4);
+	return !memcmp(c->saddr_v6, saddr, 16) && !memcmp(c->daddr_v6, daddr, 16);
+}
+
+int nt_kmem_wait_capture(struct nt_kmem *k, int family, const uint8_t *saddr, uint16_t sport,
+			 const uint8_t *daddr, uint16_t dport, int newstate, int timeout_ms,
+			 uint64_t *sk)
 {
 	uint64_t deadline = nt_now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
 
 	for (;;) {
-		perf_buffer__consume(k->pb);
-		for (size_t i = 0; i < k->n_caps; i++) {
-			const struct nt_guess_capture *c = &k->caps[i];
+		size_t from = k->n_caps > MAX_CAPTURES ? k->n_caps - MAX_CAPTURES : 0;
+		uint64_t found = 0;
 
-			if (c->sport == sport && c->dport == dport && c->newstate == newstate)
-				return c->sk;
+		perf_buffer__consume(k->pb);
+		for (size_t i = from; i < k->n_caps; i++) {
+			const struct nt_guess_capture *c = &k->caps[i % MAX_CAPTURES];
+
+			if (!capture_matches(c, family, saddr, sport, daddr, dport, newstate))
+				continue;
+			if (found && found != c->sk)
+				return -EEXIST;
+			found = c->sk;
+		}
+		if (found) {
+			*sk = found;
+			return 0;
 		}
 		if (nt_now_mono_ns() >= deadline)
-			return 0;
+			return -ETIMEDOUT;
 		perf_buffer__poll(k->pb, 5);
 	}
 }

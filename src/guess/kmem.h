@@ -15,16 +15,20 @@
 
 struct nt_kmem;
 
-/* Load and attach; captures are kept for connections with a port in [port_lo, port_hi].
- * use_trigger forces the syscall trigger for peeks even where BPF_PROG_TEST_RUN works. */
-int nt_kmem_open(struct nt_kmem **out, uint16_t port_lo, uint16_t port_hi, bool use_trigger,
+/* Load and attach; captures are kept for connections matching cfg (ports and
+ * addresses; cfg->tgid is filled in). use_trigger forces the syscall trigger for peeks
+ * even where BPF_PROG_TEST_RUN works. */
+int nt_kmem_open(struct nt_kmem **out, const struct nt_guess_config *cfg, bool use_trigger,
 		 char *err, size_t len);
 void nt_kmem_close(struct nt_kmem *k);
 
-/* Wait up to timeout_ms for the capture matching (sport, dport, newstate); its socket
- * address, or 0. */
-uint64_t nt_kmem_wait_capture(struct nt_kmem *k, uint16_t sport, uint16_t dport, int newstate,
-			      int timeout_ms);
+/* Wait up to timeout_ms for the state change to newstate of the connection from
+ * (saddr, sport) to (daddr, dport) (16-byte addresses, IPv4 in the first 4), and give
+ * its socket address: 0, -ETIMEDOUT, or -EEXIST when two sockets match (the same
+ * tuple in another namespace: the caller tries other ports). */
+int nt_kmem_wait_capture(struct nt_kmem *k, int family, const uint8_t *saddr, uint16_t sport,
+			 const uint8_t *daddr, uint16_t dport, int newstate, int timeout_ms,
+			 uint64_t *sk);
 
 /* Copy len bytes of kernel memory at addr; 0 or -errno (-EFAULT: not readable). */
 int nt_kmem_read(struct nt_kmem *k, uint64_t addr, void *buf, size_t len);

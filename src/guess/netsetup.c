@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -75,26 +78,50 @@ int nt_link_set_up(const char *ifname, bool up)
 	return err;
 }
 
-/* linux/ipv6.h's struct in6_ifreq, which glibc does not have */
-struct nt_in6_ifreq {
-	struct in6_addr addr;
-	uint32_t prefixlen;
-	int ifindex;
-};
-
+/*
+ * RTM_NEWADDR with IFA_F_NODAD: the address is usable at once. (SIOCSIFADDR adds it
+ * tentative until the addrconf worker has run, which can take long on a busy host.)
+ */
 int nt_add_ipv6(const char *ifname, const struct in6_addr *addr, int prefix)
 {
-	struct nt_in6_ifreq req = { .addr = *addr, .prefixlen = (uint32_t)prefix };
+	struct {
+		struct nlmsghdr nh;
+		struct ifaddrmsg ifa;
+		struct rtattr rta;
+		struct in6_addr addr;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_NEWADDR,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+			.nlmsg_seq = 1 },
+		.ifa = { .ifa_family = AF_INET6, .ifa_prefixlen = (unsigned char)prefix,
+			 .ifa_flags = IFA_F_NODAD | IFA_F_PERMANENT, .ifa_scope = RT_SCOPE_HOST },
+		.rta = { .rta_len = RTA_LENGTH(sizeof(struct in6_addr)), .rta_type = IFA_LOCAL },
+		.addr = *addr,
+	};
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	int fd, err = 0;
+	ssize_t n;
 
-	req.ifindex = (int)if_nametoindex(ifname);
-	if (!req.ifindex)
+	req.ifa.ifa_index = if_nametoindex(ifname);
+	if (!req.ifa.ifa_index)
 		return -errno;
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, SIOCSIFADDR, &req) && errno != EEXIST)
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
+	} else {
+		n = recv(fd, &ack, sizeof(ack), 0);
+		if (n < 0)
+			err = -errno;
+		else if (n >= (ssize_t)sizeof(ack) && ack.nh.nlmsg_type == NLMSG_ERROR &&
+			 ack.err.error && ack.err.error != -EEXIST)
+			err = ack.err.error;
+	}
 	close(fd);
 	return err;
 }
