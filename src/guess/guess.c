@@ -1004,8 +1004,10 @@ static int search_fdwalk(struct guess *g)
 {
 	static uint8_t task_img[TASK_IMG_LEN];
 	uint8_t files_img[256], fdt_img[64], file_img[512], sock_img[64];
-	uint32_t best[6] = { 0 }, o[6];
-	size_t found = 0;
+	uint32_t cand[MAX_CAND][6], o[6];
+	size_t found = 0, confirmed = 0, best = 0;
+	bool ok[MAX_CAND] = { false };
+	int grown;
 	uint64_t task = nt_kmem_current_task(g->km), fds_arr, file;
 	int fdsize = read_fdsize(), fd = g->a.cli, big = -1;
 	const int fields[6] = { NT_OFF_task_files, NT_OFF_files_fdt, NT_OFF_fdt_max_fds,
@@ -1029,7 +1031,7 @@ static int search_fdwalk(struct guess *g)
 	}
 	/* task -> files: a pointer to a struct whose fdt points to a table with
 	 * max_fds == FDSize, whose fd array leads from our descriptor to our socket */
-	for (o[0] = 0; o[0] + 8 <= task_len && found < 2; o[0] += 8) {
+	for (o[0] = 0; o[0] + 8 <= task_len && found < MAX_CAND; o[0] += 8) {
 		uint64_t files = nt_load_uint(task_img + o[0], 8);
 
 		if (!nt_is_kernel_ptr(files) || nt_kmem_read(g->km, files, files_img,
@@ -1062,8 +1064,8 @@ static int search_fdwalk(struct guess *g)
 							if (nt_load_uint(sock_img + o[5], 8) !=
 							    g->a.cli_sk)
 								continue;
-							if (!found)
-								memcpy(best, o, sizeof(best));
+							if (found < MAX_CAND)
+								memcpy(cand[found], o, sizeof(o));
 							found++;
 						}
 					}
@@ -1073,29 +1075,35 @@ static int search_fdwalk(struct guess *g)
 		if (late(g))
 			return -1;
 	}
-	if (found == 1) {
-		/* confirmed on other descriptors and sockets, and after the table has grown
-		 * (a new fdtable, another max_fds) */
-		bool ok = fd_leads_to(g, task, best, g->a.srv, g->a.srv_sk, (uint32_t)fdsize) &&
-			  fd_leads_to(g, task, best, g->b.cli, g->b.cli_sk, (uint32_t)fdsize);
-
-		big = fcntl(g->a.srv, F_DUPFD_CLOEXEC, fdsize + 1);
-		if (ok && big >= 0) {
-			int grown = read_fdsize();
-
-			ok = grown > fdsize &&
-			     fd_leads_to(g, task, best, big, g->a.srv_sk, (uint32_t)grown) &&
-			     fd_leads_to(g, task, best, g->b.srv, g->b.srv_sk, (uint32_t)grown);
+	/* other chains can lead from the task to the same socket: each candidate must also
+	 * lead from other descriptors to their sockets, and again after the table has
+	 * grown (a new fdtable, another max_fds) */
+	for (size_t c = 0; c < found && c < MAX_CAND; c++)
+		ok[c] = fd_leads_to(g, task, cand[c], g->a.srv, g->a.srv_sk, (uint32_t)fdsize) &&
+			fd_leads_to(g, task, cand[c], g->b.cli, g->b.cli_sk, (uint32_t)fdsize);
+	big = fcntl(g->a.srv, F_DUPFD_CLOEXEC, fdsize + 1);
+	grown = read_fdsize();
+	for (size_t c = 0; c < found && c < MAX_CAND; c++) {
+		ok[c] = ok[c] && big >= 0 && grown > fdsize &&
+			fd_leads_to(g, task, cand[c], big, g->a.srv_sk, (uint32_t)grown) &&
+			fd_leads_to(g, task, cand[c], g->b.srv, g->b.srv_sk, (uint32_t)grown);
+		if (ok[c]) {
+			best = c;
+			confirmed++;
 		}
-		if (big >= 0)
-			close(big);
-		if (!ok)
-			found = 0;
 	}
+	if (big >= 0)
+		close(big);
 	for (int i = 0; i < 6; i++) {
-		size_t off = best[i];
+		size_t off[MAX_CAND], n = 0;
 
-		set_field(g, fields[i], found, &off, what[i]);
+		for (size_t c = 0; c < found && c < MAX_CAND; c++)
+			if (ok[c])
+				off[n++] = cand[c][i];
+		if (confirmed == 1)
+			off[0] = cand[best][i];
+		set_field(g, fields[i], confirmed, off,
+			  found > MAX_CAND ? "(too many chains from the task)" : what[i]);
 	}
 	return 0;
 }
