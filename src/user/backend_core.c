@@ -125,7 +125,7 @@ static int core_drain(struct nt_backend *b)
 {
 	struct core_backend *cb = from(b);
 
-	return cb->rb ? ring_buffer__consume(cb->rb) : perf_buffer__consume(cb->pb);
+	return cb->rb ? ring_buffer__consume(cb->rb) : nt_perf_drain(cb->pb, &cb->perf);
 }
 
 /* Run an iterator to its end, handing every record to the session. */
@@ -191,7 +191,7 @@ static int core_read_stats(struct nt_backend *b, uint64_t stats[NT_STAT__MAX])
 	int err = nt_percpu_sum(bpf_map__fd(cb->skel->maps.nt_stats), cb->ncpus, stats,
 				NT_STAT__MAX);
 
-	stats[NT_STAT_RB_FULL] += cb->perf.lost;
+	stats[NT_STAT_RB_FULL] += cb->perf.lost + cb->perf.held_oom;
 	return err;
 }
 
@@ -215,6 +215,7 @@ static void core_destroy(struct nt_backend *b)
 	bpf_link__destroy(cb->exist_link);
 	ring_buffer__free(cb->rb);
 	perf_buffer__free(cb->pb);
+	nt_perf_sink_free(&cb->perf);
 	nettracer_core__destroy(cb->skel);
 	free(cb->iter_buf);
 	free(cb);

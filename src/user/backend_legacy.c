@@ -98,7 +98,7 @@ static int legacy_event_fd(struct nt_backend *b)
 
 static int legacy_drain(struct nt_backend *b)
 {
-	return perf_buffer__consume(from(b)->pb);
+	return nt_perf_drain(from(b)->pb, &from(b)->perf);
 }
 
 static int legacy_snapshot(struct nt_backend *b, const uint64_t *sks, size_t n)
@@ -211,7 +211,7 @@ static int legacy_read_stats(struct nt_backend *b, uint64_t stats[NT_STAT__MAX])
 	int err = nt_percpu_sum(bpf_map__fd(lb->skel->maps.nt_stats), lb->ncpus, stats,
 				NT_STAT__MAX);
 
-	stats[NT_STAT_RB_FULL] += lb->perf.lost;
+	stats[NT_STAT_RB_FULL] += lb->perf.lost + lb->perf.held_oom;
 	return err;
 }
 
@@ -232,6 +232,7 @@ static void legacy_destroy(struct nt_backend *b)
 		return;
 	legacy_detach(b);
 	perf_buffer__free(lb->pb);
+	nt_perf_sink_free(&lb->perf);
 	nettracer_legacy__destroy(lb->skel);
 	free(lb);
 }

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/perf_event.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -46,7 +47,24 @@ static enum bpf_perf_event_ret on_perf_event(void *ctx, int cpu, struct perf_eve
 	if (e->type == PERF_RECORD_SAMPLE) {
 		struct perf_sample_raw *s = (struct perf_sample_raw *)e;
 
-		nt_session_record(sink->backend->session, (const struct nt_record *)s->data, s->size);
+		if (s->size < sizeof(struct nt_record)) {
+			/* the session counts it as a bad record */
+			nt_session_record(sink->backend->session, (const struct nt_record *)s->data,
+					  s->size);
+			return LIBBPF_PERF_EVENT_CONT;
+		}
+		if (sink->n_held == sink->cap_held) {
+			size_t cap = sink->cap_held ? sink->cap_held * 2 : 1024;
+			struct nt_record *p = realloc(sink->held, cap * sizeof(*p));
+
+			if (!p) {
+				sink->held_oom++;
+				return LIBBPF_PERF_EVENT_CONT;
+			}
+			sink->held = p;
+			sink->cap_held = cap;
+		}
+		memcpy(&sink->held[sink->n_held++], s->data, sizeof(struct nt_record));
 	} else if (e->type == PERF_RECORD_LOST) {
 		sink->lost += ((struct perf_lost *)e)->lost;
 	}
@@ -73,6 +91,33 @@ struct perf_buffer *nt_perf_open(int map_fd, uint32_t total_bytes, int ncpus,
 		p2 = 2;
 	attr.wakeup_watermark = (uint32_t)(p2 * (size_t)page / 4);
 	return perf_buffer__new_raw(map_fd, p2, &attr, on_perf_event, sink, NULL);
+}
+
+static int cmp_ts(const void *a, const void *b)
+{
+	const struct nt_record *x = a, *y = b;
+
+	return x->ts_ns < y->ts_ns ? -1 : x->ts_ns > y->ts_ns;
+}
+
+int nt_perf_drain(struct perf_buffer *pb, struct nt_perf_sink *sink)
+{
+	int n = perf_buffer__consume(pb);
+
+	/* records of one CPU are already in order: a sort by time merges the CPUs (equal
+	 * times come from different CPUs, whose order does not matter) */
+	qsort(sink->held, sink->n_held, sizeof(*sink->held), cmp_ts);
+	for (size_t i = 0; i < sink->n_held; i++)
+		nt_session_record(sink->backend->session, &sink->held[i], sizeof(sink->held[i]));
+	sink->n_held = 0;
+	return n;
+}
+
+void nt_perf_sink_free(struct nt_perf_sink *sink)
+{
+	free(sink->held);
+	sink->held = NULL;
+	sink->n_held = sink->cap_held = 0;
 }
 
 int nt_hooks_prepare(struct nt_hook *hooks, size_t n, const struct nt_options *o)

@@ -22,10 +22,19 @@ int nt_percpu_sum(int map_fd, int ncpus, uint64_t *out, uint32_t n);
 struct nt_perf_sink {
 	struct nt_backend *backend;
 	uint64_t lost;
+	/* one drain's records, put back in time order before the session sees them: the
+	 * per-CPU buffers are read one after the other, and a connection opened on one CPU
+	 * and closed on another would otherwise show its close first */
+	struct nt_record *held;
+	size_t n_held, cap_held;
+	uint64_t held_oom;	/* records dropped for want of memory */
 };
 
 struct perf_buffer *nt_perf_open(int map_fd, uint32_t total_bytes, int ncpus,
 				 struct nt_perf_sink *sink);
+/* Consume every CPU's buffer and hand the records over in time order. */
+int nt_perf_drain(struct perf_buffer *pb, struct nt_perf_sink *sink);
+void nt_perf_sink_free(struct nt_perf_sink *sink);
 
 /* --hook restrictions and tracepoint layouts; -1 after one error line. */
 int nt_hooks_prepare(struct nt_hook *hooks, size_t n, const struct nt_options *o);

@@ -39,6 +39,9 @@ struct nt_session {
 	struct nt_output *out;
 	struct nt_backend *backend;
 	struct nt_conn_table *table;
+	/* connections whose close came first: a perf buffer read CPU by CPU can deliver a
+	 * close before the open record of the same connection; kept two intervals */
+	struct nt_conn_table *closed;
 	int64_t mono_to_unix;
 	uint32_t gen;
 	bool snapshots;		/* the backend can take snapshots */
@@ -67,7 +70,10 @@ struct nt_session *nt_session_new(const struct nt_options *o, struct nt_output *
 	s->backend = backend;
 	backend->session = s;
 	s->table = nt_conn_table_new();
-	if (!s->table) {
+	s->closed = nt_conn_table_new();
+	if (!s->table || !s->closed) {
+		nt_conn_table_free(s->table);
+		nt_conn_table_free(s->closed);
 		free(s);
 		return NULL;
 	}
@@ -80,6 +86,7 @@ void nt_session_free(struct nt_session *s)
 	if (!s)
 		return;
 	nt_conn_table_free(s->table);
+	nt_conn_table_free(s->closed);
 	free(s->pending);
 	free(s->listeners);
 	free(s->sorted);
@@ -165,9 +172,19 @@ static uint8_t existing_direction(const struct nt_session *s, const struct nt_re
 
 static void on_event(struct nt_session *s, const struct nt_record *r)
 {
-	struct nt_conn_row *row;
+	struct nt_conn_row *row, tmp;
 	int created;
 
+	if (nt_conn_table_get(s->closed, r->id)) {
+		/* its close came first: report the open, keep no row for a closed connection */
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.id = r->id;
+		row_from_record(&tmp, r);
+		nt_metrics_from_record(r, tmp.direction, &tmp.m);
+		nt_output_conn(s->out, nt_record_type_name(r->type), unix_ns(s, r->ts_ns), &tmp);
+		nt_conn_table_remove(s->closed, r->id);
+		return;
+	}
 	row = nt_conn_table_upsert(s->table, r->id, &created);
 	if (!row) {
 		s->ustats[US_TABLE_OOM]++;
@@ -205,7 +222,12 @@ static void on_close(struct nt_session *s, const struct nt_record *r)
 	struct nt_conn_row *row = nt_conn_table_get(s->table, r->id), tmp;
 
 	if (!row) {
-		/* closed before anyone accepted it, or its open record was lost */
+		/* closed before anyone accepted it, its open record was lost, or (perf buffer)
+		 * its open record is still on its way from another CPU's buffer */
+		struct nt_conn_row *t = nt_conn_table_upsert(s->closed, r->id, NULL);
+
+		if (t)
+			t->born_gen = s->gen;
 		memset(&tmp, 0, sizeof(tmp));
 		tmp.id = r->id;
 		row_from_record(&tmp, r);
@@ -408,6 +430,13 @@ static void session_tick(struct nt_session *s)
 				}
 			}
 		}
+	}
+	/* an open record later than two intervals after its close is not coming */
+	for (size_t i = nt_conn_table_count(s->closed); i-- > 0;) {
+		struct nt_conn_row *row = nt_conn_table_row(s->closed, i);
+
+		if (row->born_gen + 2 < s->gen)
+			nt_conn_table_remove(s->closed, row->id);
 	}
 	now = unix_ns(s, nt_now_mono_ns());
 	if (s->opt->mode == NT_MODE_TABLE) {
