@@ -375,7 +375,8 @@ static __always_inline int nt_existing_batch(void *ctx, const struct nt_existing
 {
 	struct nt_config *cfg = nt_cfg();
 	struct nt_existing_req req;
-	__u32 i, done = 0;
+	__u32 zero = 0, i, done = 0;
+	__u64 *progress;
 
 	if (!cfg)
 		return 0;
@@ -386,6 +387,10 @@ static __always_inline int nt_existing_batch(void *ctx, const struct nt_existing
 			done++;
 		}
 	}
+	/* the trigger has no return value: user space reads how far it got here */
+	progress = bpf_map_lookup_elem(&nt_progress, &zero);
+	if (progress)
+		*progress = done;
 	return done;
 }
 
