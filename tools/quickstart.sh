@@ -27,9 +27,11 @@ fi
 
 # build: compiler, BPF toolchain, libraries (static archives come with the -dev packages)
 # test: python3 for the kernel tests, iproute2/iptables for namespaces and packet drops,
-#       qemu and busybox for the VM lane
+#       qemu and busybox for the VM lane (below)
 packages="gcc libc6-dev pkg-config meson ninja-build clang bpftool libbpf-dev libelf-dev
 zlib1g-dev libzstd-dev python3 iproute2 iptables procps"
+# the VM lane of the tests boots a kernel under QEMU
+[ "$action" = test ] && packages="$packages qemu-system-x86 busybox-static"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -53,6 +53,7 @@
 #define TASK_IMG_LEN 16384
 #define MAX_OBS 24
 #define MAX_CAND 8
+#define MAX_CHAINS 64	/* pointer chains from the task to a socket, before confirmation */
 
 static const char *const field_names[NT_OFF__COUNT] = {
 #define NT_FIELD_NAME(name, st, path) [NT_OFF_##name] = #name,
@@ -1004,9 +1005,12 @@ static int search_fdwalk(struct guess *g)
 {
 	static uint8_t task_img[TASK_IMG_LEN];
 	uint8_t files_img[256], fdt_img[64], file_img[512], sock_img[64];
-	uint32_t cand[MAX_CAND][6], o[6];
+	/* several chains alias the same objects (an embedded fdtable, other structs that
+	 * point at the same file): collect them all, confirm each */
+	static uint32_t cand[MAX_CHAINS][6];
+	uint32_t o[6];
 	size_t found = 0, confirmed = 0, best = 0;
-	bool ok[MAX_CAND] = { false };
+	bool ok[MAX_CHAINS] = { false };
 	int grown;
 	uint64_t task = nt_kmem_current_task(g->km), fds_arr, file;
 	int fdsize = read_fdsize(), fd = g->a.cli, big = -1;
@@ -1031,7 +1035,7 @@ static int search_fdwalk(struct guess *g)
 	}
 	/* task -> files: a pointer to a struct whose fdt points to a table with
 	 * max_fds == FDSize, whose fd array leads from our descriptor to our socket */
-	for (o[0] = 0; o[0] + 8 <= task_len && found < MAX_CAND; o[0] += 8) {
+	for (o[0] = 0; o[0] + 8 <= task_len && found < MAX_CHAINS; o[0] += 8) {
 		uint64_t files = nt_load_uint(task_img + o[0], 8);
 
 		if (!nt_is_kernel_ptr(files) || nt_kmem_read(g->km, files, files_img,
@@ -1064,7 +1068,7 @@ static int search_fdwalk(struct guess *g)
 							if (nt_load_uint(sock_img + o[5], 8) !=
 							    g->a.cli_sk)
 								continue;
-							if (found < MAX_CAND)
+							if (found < MAX_CHAINS)
 								memcpy(cand[found], o, sizeof(o));
 							found++;
 						}
@@ -1078,12 +1082,14 @@ static int search_fdwalk(struct guess *g)
 	/* other chains can lead from the task to the same socket: each candidate must also
 	 * lead from other descriptors to their sockets, and again after the table has
 	 * grown (a new fdtable, another max_fds) */
-	for (size_t c = 0; c < found && c < MAX_CAND; c++)
+	for (size_t c = 0; c < found && c < MAX_CHAINS; c++)
 		ok[c] = fd_leads_to(g, task, cand[c], g->a.srv, g->a.srv_sk, (uint32_t)fdsize) &&
 			fd_leads_to(g, task, cand[c], g->b.cli, g->b.cli_sk, (uint32_t)fdsize);
 	big = fcntl(g->a.srv, F_DUPFD_CLOEXEC, fdsize + 1);
 	grown = read_fdsize();
-	for (size_t c = 0; c < found && c < MAX_CAND; c++) {
+	pr_debug("guess: fd walk: %zu chains from the task (%zu bytes read), FDSize %d then %d",
+		 found, task_len, fdsize, grown);
+	for (size_t c = 0; c < found && c < MAX_CHAINS; c++) {
 		ok[c] = ok[c] && big >= 0 && grown > fdsize &&
 			fd_leads_to(g, task, cand[c], big, g->a.srv_sk, (uint32_t)grown) &&
 			fd_leads_to(g, task, cand[c], g->b.srv, g->b.srv_sk, (uint32_t)grown);
@@ -1091,19 +1097,22 @@ static int search_fdwalk(struct guess *g)
 			best = c;
 			confirmed++;
 		}
+		pr_debug("guess: fd walk chain %zu: files %u fdt %u max_fds %u fd %u private_data %u "
+			 "sk %u: %s", c, cand[c][0], cand[c][1], cand[c][2], cand[c][3], cand[c][4],
+			 cand[c][5], ok[c] ? "confirmed" : "not confirmed");
 	}
 	if (big >= 0)
 		close(big);
 	for (int i = 0; i < 6; i++) {
 		size_t off[MAX_CAND], n = 0;
 
-		for (size_t c = 0; c < found && c < MAX_CAND; c++)
+		for (size_t c = 0; c < found && c < MAX_CHAINS && n < MAX_CAND; c++)
 			if (ok[c])
 				off[n++] = cand[c][i];
 		if (confirmed == 1)
 			off[0] = cand[best][i];
 		set_field(g, fields[i], confirmed, off,
-			  found > MAX_CAND ? "(too many chains from the task)" : what[i]);
+			  found >= MAX_CHAINS ? "(too many chains from the task)" : what[i]);
 	}
 	return 0;
 }
