@@ -84,7 +84,13 @@ struct core_backend {
 	void *iter_buf;
 };
 
-#define ITER_BUF_RECORDS 512
+/*
+ * Records asked for per read() of an iterator. Less than the kernel's seq_file buffer
+ * (8 pages) holds: a read that fills it overflows on the next record, and the map
+ * iterators then resume after that record instead of at it (6.1 lost one connection
+ * in 256 of each snapshot that way). Stopping short of the buffer never overflows.
+ */
+#define ITER_BUF_RECORDS 128
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {

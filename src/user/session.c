@@ -56,6 +56,7 @@ struct nt_session {
 	uint64_t kstats_prev[NT_STAT__MAX];
 	uint64_t ustats[US__MAX], ustats_prev[US__MAX];
 	uint64_t records, connections;
+	uint64_t snap_us_last, snap_us_max, snap_count;	/* how long a snapshot takes */
 };
 
 struct nt_session *nt_session_new(const struct nt_options *o, struct nt_output *out,
@@ -392,7 +393,7 @@ static void render_table(struct nt_session *s, uint64_t now)
 /* One interval: fresh metrics for every live connection, rendered. */
 static void session_tick(struct nt_session *s)
 {
-	uint64_t now;
+	uint64_t now, t0;
 	int err;
 
 	s->backend->drain(s->backend);
@@ -413,9 +414,14 @@ static void session_tick(struct nt_session *s)
 		for (size_t i = 0; i < n; i++)
 			s->sks[i] = nt_conn_table_row(s->table, i)->sk;
 		s->gen++;
+		t0 = nt_now_mono_ns();
 		err = s->backend->snapshot(s->backend, s->sks, n);
 		/* closes that raced with the snapshot */
 		s->backend->drain(s->backend);
+		s->snap_us_last = (nt_now_mono_ns() - t0) / 1000;
+		if (s->snap_us_last > s->snap_us_max)
+			s->snap_us_max = s->snap_us_last;
+		s->snap_count++;
 		if (err < 0) {
 			pr_warn("snapshot of live connections failed: %s", strerror(-err));
 		} else {
@@ -479,6 +485,9 @@ static void status_record(struct nt_session *s, const char *event)
 		kv[n++] = (struct nt_kv){ "connections_seen", NULL, s->connections };
 		kv[n++] = (struct nt_kv){ "records", NULL, s->records };
 		kv[n++] = (struct nt_kv){ "peak_rss_kib", NULL, nt_peak_rss_kib() };
+		kv[n++] = (struct nt_kv){ "snapshots", NULL, s->snap_count };
+		kv[n++] = (struct nt_kv){ "snapshot_us_last", NULL, s->snap_us_last };
+		kv[n++] = (struct nt_kv){ "snapshot_us_max", NULL, s->snap_us_max };
 	}
 	nt_output_record(s->out, "status", unix_ns(s, nt_now_mono_ns()), kv, n);
 }

@@ -29,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("NT_VM_CACHE", os.path.expanduser("~/.cache/nettracer-vm"))
-MODULES = ["veth", "iptable_filter", "xt_statistic"]
+MODULES = ["veth", "iptable_filter", "xt_statistic", "xt_tcpudp"]
 # ELF programs copied with their shared libraries
 PROGRAMS = ["python3", "ip", "xtables-legacy-multi", "bpftool", "setpriv"]
 TESTS_DEFAULT = ["hooks", "loopback", "netns", "scale", "lifecycle", "outputs"]

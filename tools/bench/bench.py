@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+"""nettracer's benchmark: what tracing costs, against an untraced run made side by side.
+
+For each load (crr, rr, stream) it runs rounds of untraced / CO-RE / legacy, alternating
+(A B C A B C ...), with client, server and tracer pinned to one core, and prints per
+variant the rate, the ratio to untraced, CPU per operation (client + server, where the
+BPF programs run), the tracer's own CPU and its peak RSS. It checks completeness (every
+connection the generator made is reported exactly once, with the generator's byte
+counts), start-up time (exec to the start record: everything attached), and memory and
+snapshot time with 100,000 open connections. Each target is a PASS/FAIL line.
+
+  bench.py                       everything, default sizes
+  bench.py --modes crr --rounds 5 --duration 10
+  bench.py --net veth            load across a veth pair between two namespaces
+  bench.py --soak 600            the 10-minute soak (not in CI)
+Needs root; NT_BUILD (default ./build) holds nettracer and tools/ntbench.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("NT_BUILD", os.path.join(SRC, "build"))
+NETTRACER = os.path.join(BUILD, "nettracer")
+NTBENCH = os.path.join(BUILD, "tools", "ntbench")
+TARGETS = {"crr": 0.97, "rr": 0.99, "stream": 0.995}
+VARIANT_ARGS = {"core": ["--bpf=core"], "legacy": ["--bpf=legacy"]}
+
+results_lines = []
+
+
+def say(line=""):
+    print(line, flush=True)
+    results_lines.append(line)
+
+
+def verdict(ok, what):
+    say(f"{'PASS' if ok else 'FAIL'} {what}")
+    return ok
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+def proc_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Tracer:
+    """nettracer --json with its output in a file; started() waits for the start record."""
+
+    def __init__(self, variant, cpu, extra=()):
+        self.out = tempfile.NamedTemporaryFile(prefix=f"ntbench-{variant}-", suffix=".json",
+                                               delete=False)
+        argv = [NETTRACER, "--json", "-t", "1", "-L"] + VARIANT_ARGS[variant] + list(extra)
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu)] + argv
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL)
+        self.startup_s = None
+
+    def started(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.out.name) as f:
+                first = f.readline()
+            if first.startswith("{") and '"event":"start"' in first:
+                self.startup_s = time.monotonic() - self.t0
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tracer exited: {self.proc.stderr.read().decode()}")
+            time.sleep(0.002)
+        raise RuntimeError("tracer did not start")
+
+    def cpu(self):
+        return proc_cpu_s(self.proc.pid)
+
+    def stop(self):
+        hwm = proc_kib(self.proc.pid, "VmHWM")
+        rss = proc_kib(self.proc.pid, "VmRSS")
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        with open(self.out.name) as f:
+            recs = [json.loads(l) for l in f if l.startswith("{")]
+        os.unlink(self.out.name)
+        return recs, hwm, rss
+
+
+def ntbench(mode, duration, concurrency, cpu, conn_log=None, addr="127.0.0.1", netns=None):
+    argv = [NTBENCH, "--mode", mode, "--duration", str(duration), "--concurrency",
+            str(concurrency), "--addr", addr]
+    if cpu is not None:
+        argv += ["--cpu", str(cpu)]
+    if conn_log:
+        argv += ["--conn-log", conn_log]
+    if mode == "rr":
+        argv += ["--req", "100", "--resp", "100"]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=duration + 60)
+    if r.returncode:
+        raise RuntimeError(f"ntbench failed: {r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def completeness(recs, conn_log, label):
+    """Every connection the generator completed: one client close record (sport = its
+    port) with its byte counts, one server close record, no duplicates."""
+    made = {}
+    with open(conn_log) as f:
+        for line in f:
+            sport, dport, sent, rcvd = map(int, line.split())
+            made[sport] = (dport, sent, rcvd)
+    if not made:
+        return verdict(False, f"{label}: the generator completed no connection")
+    dport = next(iter(made.values()))[0]
+    cli, srv, bad = {}, {}, []
+    for r in recs:
+        if r.get("type") != "close":
+            continue
+        if r["dport"] == dport and r["sport"] in made and r["direction"] == "out":
+            cli[r["sport"]] = cli.get(r["sport"], 0) + 1
+            want = made[r["sport"]]
+            if (r["bytes_sent"], r["bytes_received"]) != (want[1], want[2]):
+                bad.append((r["sport"], r["bytes_sent"], r["bytes_received"], want))
+        elif r["sport"] == dport and r["dport"] in made and r["direction"] == "in":
+            srv[r["dport"]] = srv.get(r["dport"], 0) + 1
+    missing_c = [p for p in made if cli.get(p, 0) == 0]
+    missing_s = [p for p in made if srv.get(p, 0) == 0]
+    dup = [p for p, n in list(cli.items()) + list(srv.items()) if n > 1]
+    losses = [r for r in recs if r.get("type") == "loss"]
+    ok = not missing_c and not missing_s and not dup and not bad
+    verdict(ok, f"{label}: {len(made)} connections made, client side reported "
+                f"{len(made) - len(missing_c)}, server side {len(made) - len(missing_s)}, "
+                f"{len(dup)} duplicated, {len(bad)} with wrong byte counts (0 lost or "
+                f"duplicated required)")
+    if losses:
+        say(f"      loss records: {losses[-1]}")
+    return ok
+
+
+def run_mode(mode, a):
+    say(f"\n## {mode}: {a.rounds} rounds x {a.duration} s, concurrency {a.concurrency}, "
+        f"{'cpu ' + str(a.cpu) if a.cpu is not None else 'no pinning'}, {a.net}")
+    runs = {v: [] for v in a.variants}
+    complete_ok = True
+    for rnd in range(a.rounds):
+        for v in a.variants:
+            tr = None
+            log = tempfile.NamedTemporaryFile(prefix="ntbench-conns-", delete=False).name
+            if v != "untraced":
+                tr = Tracer(v, a.cpu)
+                tr.started()
+                cpu0 = tr.cpu()
+            res = ntbench(mode, a.duration, a.concurrency, a.cpu,
+                          conn_log=log if mode == "crr" else None, addr=a.addr)
+            if tr:
+                res["tracer_cpu_s"] = tr.cpu() - cpu0
+                time.sleep(1.2)	# let the last records reach user space
+                recs, hwm, rss = tr.stop()
+                res["tracer_hwm_kib"] = hwm
+                res["loss"] = [r for r in recs if r.get("type") == "loss"]
+                if mode == "crr" and rnd == a.rounds - 1:
+                    complete_ok &= completeness(recs, log, f"completeness {mode} {v} "
+                                                f"(round {rnd + 1}, {res['rate']:.0f}/s)")
+            os.unlink(log)
+            runs[v].append(res)
+            say(f"   round {rnd + 1} {v:9s} rate {res['rate']:14.1f}"
+                + (f"  tracer cpu {res['tracer_cpu_s']:.2f} s" if tr else ""))
+    base = statistics.mean(r["rate"] for r in runs["untraced"])
+    say(f"   {'variant':9s} {'rate':>14s} {'stdev':>8s} {'ratio':>6s} {'cpu/op us':>9s} "
+        f"{'tracer cpu/op us':>16s} {'tracer cpu %':>12s} {'peak RSS KiB':>12s}")
+    ok = True
+    for v in a.variants:
+        rs = runs[v]
+        rate = statistics.mean(r["rate"] for r in rs)
+        sd = statistics.stdev(r["rate"] for r in rs) if len(rs) > 1 else 0
+        ops = sum(r["ops"] if mode != "stream" else r["bytes"] / 65536 for r in rs)
+        cpu = sum(r["client_cpu_s"] + r["server_cpu_s"] for r in rs)
+        tcpu = sum(r.get("tracer_cpu_s", 0) for r in rs)
+        secs = sum(r["seconds"] for r in rs)
+        hwm = max((r.get("tracer_hwm_kib", 0) for r in rs), default=0)
+        say(f"   {v:9s} {rate:14.1f} {sd / rate * 100 if rate else 0:7.2f}% "
+            f"{rate / base:6.3f} {cpu / ops * 1e6:9.2f} {tcpu / ops * 1e6:16.3f} "
+            f"{tcpu / secs * 100:12.2f} {hwm:12d}")
+        if v != "untraced":
+            ok &= verdict(rate / base >= TARGETS[mode],
+                          f"{mode} {v}: {rate / base:.3f} x untraced (target >= {TARGETS[mode]})")
+            lost = sum(sum(l.get(k, 0) for k in ("lost_records", "untracked_connections",
+                                                 "closed_without_record")) for r in rs
+                       for l in r["loss"])
+            ok &= verdict(lost == 0, f"{mode} {v}: {lost} records lost over all rounds")
+    if mode == "stream":
+        say("   (stream: ops are 64 KiB writes; rate is bytes/s)")
+    return ok and complete_ok
+
+
+def startup(a):
+    say("\n## start-up: exec to the start record (all hooks attached)")
+    ok = True
+    cases = [("core", [], 0.150), ("legacy", ["--guess-cache=none"], 0.500),
+             ("legacy", [], None)]
+    for v, extra, target in cases:
+        times = []
+        for _ in range(a.startup):
+            tr = Tracer(v, None, extra)
+            tr.started()
+            times.append(tr.startup_s)
+            tr.stop()
+        label = f"{v}{' (guessing)' if extra else ' (offsets from the cache)' if v == 'legacy' else ''}"
+        say(f"   {label:32s} median {statistics.median(times) * 1000:6.1f} ms, max "
+            f"{max(times) * 1000:6.1f} ms over {len(times)}")
+        if target:
+            ok &= verdict(statistics.median(times) <= target,
+                          f"start-up {label}: median {statistics.median(times) * 1000:.0f} ms "
+                          f"(target <= {target * 1000:.0f} ms)")
+    return ok
+
+
+def scale(a):
+    n = a.scale
+    say(f"\n## scale: {n} open connections tracked")
+    hold = subprocess.Popen([NTBENCH, "--mode", "hold", "--hold", str(n), "--addrs",
+                             str(max(1, n // 20000 + 1))], stdout=subprocess.PIPE, text=True)
+    try:
+        line = hold.stdout.readline()
+        if not line.startswith('{"mode":"hold"'):
+            raise RuntimeError(f"ntbench hold: {line}")
+        ok = True
+        for v in a.variants:
+            if v == "untraced":
+                continue
+            tr = Tracer(v, None)
+            tr.started(timeout=300)
+            time.sleep(4.5)	# a few intervals of snapshots
+            recs, hwm, rss = tr.stop()
+            stop = [r for r in recs if r.get("type") == "status" and r.get("event") == "stop"]
+            start = [r for r in recs if r.get("type") == "status" and r.get("event") == "start"]
+            existing = sum(1 for r in recs if r.get("existing"))
+            snap_ms = stop[0]["snapshot_us_max"] / 1000 if stop else float("inf")
+            say(f"   {v}: {existing} connections reported at start ({start[0].get('connections_open')} "
+                f"open), start-up {tr.startup_s * 1000:.0f} ms, RSS {rss} KiB (peak {hwm} KiB), "
+                f"snapshot max {snap_ms:.1f} ms over {stop[0]['snapshots'] if stop else 0}")
+            ok &= verdict(existing >= 2 * n * 0.99,
+                          f"scale {v}: both ends of the {n} connections reported ({existing})")
+            ok &= verdict(hwm <= 32 * 1024, f"scale {v}: peak RSS {hwm / 1024:.1f} MiB "
+                                           f"(target <= 32 MiB)")
+            ok &= verdict(snap_ms <= 50, f"scale {v}: one interval's snapshot {snap_ms:.1f} ms "
+                                        f"(target <= 50 ms)")
+        return ok
+    finally:
+        hold.send_signal(signal.SIGTERM)
+        hold.wait(60)
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modes", default="crr,rr,stream")
+    ap.add_argument("--variants", default="untraced,core,legacy")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--cpu", default="0", help="core to pin everything to, or 'none'")
+    ap.add_argument("--net", default="loopback", choices=["loopback"])
+    ap.add_argument("--startup", type=int, default=5, help="start-up runs per variant (0: skip)")
+    ap.add_argument("--scale", type=int, default=100000, help="open connections (0: skip)")
+    ap.add_argument("--out", help="append the report to this file")
+    a = ap.parse_args()
+    a.cpu = None if a.cpu == "none" else int(a.cpu)
+    a.variants = a.variants.split(",")
+    a.addr = "127.0.0.1"
+    if "untraced" not in a.variants:
+        a.variants.insert(0, "untraced")
+    if os.geteuid() != 0:
+        sys.exit("bench.py: run as root")
+    say(f"# nettracer benchmark — {machine()}")
+    ok = True
+    for m in a.modes.split(","):
+        if m:
+            ok &= run_mode(m, a)
+    if a.startup:
+        ok &= startup(a)
+    if a.scale:
+        ok &= scale(a)
+    say(f"\n{'ALL TARGETS MET' if ok else 'SOME TARGETS MISSED'}")
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write("\n".join(results_lines) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
