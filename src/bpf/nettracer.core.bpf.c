@@ -27,91 +27,143 @@
 /* Type and size are set by user space: a ring buffer, or a perf buffer before 5.8. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, 4 << 20);
 } nt_events SEC(".maps");
 
 /* ---- accessors: CO-RE reads ---------------------------------------------------------------- */
 
-static __always_inline int nt_read_state(void *skp)
+/*
+ * Every accessor has two ways to read: direct is a constant at each call site, 1 where
+ * sk is a tp_btf argument (a BTF pointer: plain loads, which the verifier turns into
+ * fault-safe ones) and 0 elsewhere (bpf_probe_read_kernel, one helper call per field).
+ * On the hot path, a state change, that is most of the hook's cost.
+ */
+static __always_inline int nt_read_state(void *skp, int direct)
 {
 	struct sock *sk = skp;
 
+	if (direct)
+		return sk->__sk_common.skc_state;
 	return BPF_CORE_READ(sk, __sk_common.skc_state);
 }
 
-static __always_inline int nt_sk_is_tcp(void *skp)
+static __always_inline int nt_sk_is_tcp(void *skp, int direct)
 {
 	struct sock *sk = skp;
-	/* sk_protocol and sk_type were bitfields before 5.6: read them the probed way */
-	__u32 proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-	__u32 type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u32 proto, type;
+	__u16 family;
 
+	/* sk_protocol and sk_type were bitfields before 5.6 */
+	if (direct) {
+		proto = BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+		type = BPF_CORE_READ_BITFIELD(sk, sk_type);
+		family = sk->__sk_common.skc_family;
+	} else {
+		proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+		type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	}
 	return proto == IPPROTO_TCP && type == NT_SOCK_STREAM &&
 	       (family == NT_AF_INET || family == NT_AF_INET6);
 }
 
-static __always_inline __u32 nt_read_netns(struct sock *sk)
+static __always_inline __u32 nt_read_netns(struct sock *sk, int direct)
 {
 	/* without CONFIG_NET_NS possible_net_t is empty: everything is init_net */
 	if (!bpf_core_field_exists(sk->__sk_common.skc_net.net))
 		return 0;
+	if (direct)
+		return sk->__sk_common.skc_net.net->ns.inum;
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-static __always_inline int nt_read_identity(void *skp, struct nt_conn *c)
+static __always_inline int nt_read_identity(void *skp, struct nt_conn *c, int direct)
 {
 	struct sock *sk = skp;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = direct ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
 
 	__builtin_memset(c->saddr, 0, sizeof(c->saddr));
 	__builtin_memset(c->daddr, 0, sizeof(c->daddr));
 	if (family == NT_AF_INET) {
-		if (bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr) ||
-		    bpf_core_read(c->daddr, 4, &sk->__sk_common.skc_daddr))
+		if (direct) {
+			__builtin_memcpy(c->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
+			__builtin_memcpy(c->daddr, &sk->__sk_common.skc_daddr, 4);
+		} else if (bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr) ||
+			   bpf_core_read(c->daddr, 4, &sk->__sk_common.skc_daddr)) {
 			return -1;
+		}
 		c->family = 4;
 	} else if (family == NT_AF_INET6) {
 		/* kernels built without IPv6 have no v6 addresses in sock_common */
 		if (!bpf_core_field_exists(sk->__sk_common.skc_v6_daddr))
 			return -1;
-		if (bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr) ||
-		    bpf_core_read(c->daddr, 16, &sk->__sk_common.skc_v6_daddr))
+		if (direct) {
+			__builtin_memcpy(c->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(c->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		} else if (bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr) ||
+			   bpf_core_read(c->daddr, 16, &sk->__sk_common.skc_v6_daddr)) {
 			return -1;
+		}
 		c->family = 6;
 		nt_unmap_v4(c);
 	} else {
 		return -1;
 	}
-	c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	c->netns = nt_read_netns(sk);
+	if (direct) {
+		c->sport = sk->__sk_common.skc_num;
+		c->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	} else {
+		c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	}
+	c->netns = nt_read_netns(sk, direct);
 	return 0;
 }
 
-static __always_inline int nt_read_counters(void *skp, struct nt_record *r, int state)
+/* The counters and the FIN flags, given tcp_sock's fields (however they were read). */
+static __always_inline void nt_set_counters(struct nt_record *r, __u64 acked, __u64 rcvd,
+					    __u32 segs_out, __u32 segs_in, __u32 retrans,
+					    __u32 srtt, __u32 mdev, __u32 snd_una, __u32 write_seq,
+					    unsigned long sk_flags, int state)
 {
-	struct tcp_sock *tp = skp;
-	struct sock *sk = skp;
-	__u32 snd_una, write_seq;
-	unsigned long sk_flags;
-	int err;
-
-	err = bpf_core_read(&r->bytes_acked, sizeof(r->bytes_acked), &tp->bytes_acked);
-	r->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	r->segs_out = BPF_CORE_READ(tp, segs_out);
-	r->segs_in = BPF_CORE_READ(tp, segs_in);
-	r->total_retrans = BPF_CORE_READ(tp, total_retrans);
-	r->srtt_us = BPF_CORE_READ(tp, srtt_us);
-	r->mdev_us = BPF_CORE_READ(tp, mdev_us);
-	snd_una = BPF_CORE_READ(tp, snd_una);
-	write_seq = BPF_CORE_READ(tp, write_seq);
-	sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);	/* sk_flags since 4.4 */
+	r->bytes_acked = acked;
+	r->bytes_received = rcvd;
+	r->segs_out = segs_out;
+	r->segs_in = segs_in;
+	r->total_retrans = retrans;
+	r->srtt_us = srtt;
+	r->mdev_us = mdev;
 	if (nt_fin_queued_state(state) && snd_una == write_seq)
 		r->flags |= NT_F_FIN_ACKED;
 	/* tcp_fin() sets SOCK_DONE when it takes the peer's FIN into rcv_nxt */
 	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
 		r->flags |= NT_F_FIN_RCVD;
+}
+
+static __always_inline int nt_read_counters(void *skp, struct nt_record *r, int state, int direct)
+{
+	struct tcp_sock *tp = skp;
+	struct sock *sk = skp;
+	int err;
+
+	/* the tcp_sock view of a BTF socket pointer needs bpf_skc_to_tcp_sock() (5.9) */
+	if (direct && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_skc_to_tcp_sock)) {
+		struct tcp_sock *t = bpf_skc_to_tcp_sock(sk);
+
+		if (!t)
+			return -1;
+		nt_set_counters(r, t->bytes_acked, t->bytes_received, t->segs_out, t->segs_in,
+				t->total_retrans, t->srtt_us, t->mdev_us, t->snd_una, t->write_seq,
+				sk->__sk_common.skc_flags, state);
+		return 0;
+	}
+	err = bpf_core_read(&r->bytes_acked, sizeof(r->bytes_acked), &tp->bytes_acked);
+	nt_set_counters(r, r->bytes_acked, BPF_CORE_READ(tp, bytes_received),
+			BPF_CORE_READ(tp, segs_out), BPF_CORE_READ(tp, segs_in),
+			BPF_CORE_READ(tp, total_retrans), BPF_CORE_READ(tp, srtt_us),
+			BPF_CORE_READ(tp, mdev_us), BPF_CORE_READ(tp, snd_una),
+			BPF_CORE_READ(tp, write_seq),
+			BPF_CORE_READ(sk, __sk_common.skc_flags) /* sk_flags since 4.4 */, state);
 	return err;
 }
 
@@ -153,25 +205,27 @@ static __always_inline int nt_state_wanted(int newstate)
 }
 
 /* inet_sock_set_state also fires for SCTP and MPTCP sockets: keep TCP only. */
-static __always_inline int nt_state_sk(void *ctx, struct sock *sk, int oldstate, int newstate)
+static __always_inline int nt_state_sk(void *ctx, struct sock *sk, int oldstate, int newstate,
+				       int direct)
 {
 	if (!nt_state_wanted(newstate))
 		return 0;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+	if ((direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol)
+		    : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol)) != IPPROTO_TCP)
 		return 0;
-	return nt_on_state(ctx, sk, oldstate, newstate);
+	return nt_on_state(ctx, sk, oldstate, newstate, direct);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(nt_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return nt_state_sk(ctx, sk, oldstate, newstate);
+	return nt_state_sk(ctx, sk, oldstate, newstate, 1);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(nt_state_raw, struct sock *sk, int oldstate, int newstate)
 {
-	return nt_state_sk(ctx, sk, oldstate, newstate);
+	return nt_state_sk(ctx, sk, oldstate, newstate, 0);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -179,7 +233,7 @@ int nt_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (!nt_state_wanted(ctx->newstate) || ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
 }
 
 /* 4.15 only: tcp:tcp_set_state, TCP-only, layout of that release (no BTF to relocate against). */
@@ -195,7 +249,7 @@ int nt_state_tp415(struct nt_tp_tcp_set_state *ctx)
 {
 	if (!nt_state_wanted(ctx->newstate))
 		return 0;
-	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
 }
 
 /* tcp_set_state() only: inet_sk_set_state() (a listener's new child) is not seen here,
@@ -205,7 +259,7 @@ int BPF_PROG(nt_state_fentry, struct sock *sk, int state)
 {
 	if (!nt_state_wanted(state))
 		return 0;
-	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, 0);
 }
 
 SEC("kprobe/tcp_set_state")
@@ -213,7 +267,7 @@ int BPF_KPROBE(nt_state_kprobe, struct sock *sk, int state)
 {
 	if (!nt_state_wanted(state))
 		return 0;
-	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+	return nt_on_state(ctx, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, 0);
 }
 
 /* ---- the accepting process: fexit > kretprobe > accept syscall exit --------------------------- */
@@ -235,13 +289,13 @@ int BPF_PROG(nt_accept_fexit)
 		NT_CTX_U64(newsk, ctx, 16);
 	else
 		NT_CTX_U64(newsk, ctx, 32);
-	return nt_on_accept(ctx, newsk);
+	return nt_on_accept(ctx, newsk, 0);
 }
 
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(nt_accept_kretprobe, struct sock *newsk)
 {
-	return nt_on_accept(ctx, newsk);
+	return nt_on_accept(ctx, newsk, 0);
 }
 
 /* syscalls:sys_exit_accept{,4}: the common header, then __syscall_nr and ret. */
@@ -272,7 +326,7 @@ static __always_inline int nt_accept_fd(void *ctx, long fd)
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & NT_S_IFMT) != NT_S_IFSOCK)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
-	return nt_on_accept(ctx, BPF_CORE_READ(sock, sk));
+	return nt_on_accept(ctx, BPF_CORE_READ(sock, sk), 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -299,10 +353,10 @@ int nt_snapshot(struct bpf_iter__bpf_map_elem *ctx)
 
 	if (!key || !c || !c->reported)
 		return 0;
-	state = nt_read_state((void *)*key);
+	state = nt_read_state((void *)*key, 0);
 	if (state == NT_TCP_CLOSE)
 		return 0;
-	nt_fill_record(&r, (void *)*key, c, NT_REC_METRICS, state);
+	nt_fill_record(&r, (void *)*key, c, NT_REC_METRICS, state, 0);
 	/* on overflow the iterator stops and retries this element in the next read() */
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
@@ -352,22 +406,22 @@ int nt_existing(struct bpf_iter__task_file *ctx)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !nt_sk_is_tcp(sk))
+	if (!sk || !nt_sk_is_tcp(sk, 0))
 		return 0;
-	state = nt_read_state(sk);
+	state = nt_read_state(sk, 0);
 	if (state == NT_TCP_LISTEN) {
 		/* user space needs the listeners to tell incoming from outgoing */
-		if (nt_read_identity(sk, &tmp))
+		if (nt_read_identity(sk, &tmp, 0))
 			return 0;
 		tmp.pid = BPF_CORE_READ(task, tgid);
-		nt_fill_record(&r, sk, &tmp, NT_REC_LISTEN, state);
+		nt_fill_record(&r, sk, &tmp, NT_REC_LISTEN, state, 0);
 		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 		return 0;
 	}
 	if (state == NT_TCP_CLOSE || state == NT_TCP_SYN_SENT || state == NT_TCP_SYN_RECV ||
 	    state == NT_TCP_TIME_WAIT || state > NT_TCP_CLOSING)
 		return 0;
-	if (nt_read_identity(sk, &tmp)) {
+	if (nt_read_identity(sk, &tmp, 0)) {
 		nt_count(NT_STAT_READ_FAIL);
 		return 0;
 	}
@@ -381,7 +435,7 @@ int nt_existing(struct bpf_iter__task_file *ctx)
 	c = nt_conn_create(sk, &tmp, BPF_NOEXIST);
 	if (!c)
 		return 0;
-	nt_fill_record(&r, sk, c, NT_REC_EXISTING, state);
+	nt_fill_record(&r, sk, c, NT_REC_EXISTING, state, 0);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -61,9 +61,9 @@ static __always_inline struct nt_offsets *nt_offs(void)
 #define NT_RD(dst, base, o, field) \
 	bpf_probe_read(&(dst), sizeof(dst), (const char *)(base) + (o)->off[NT_OFF_##field])
 
-/* ---- accessors: reads at guessed offsets ---------------------------------------------------- */
+/* ---- accessors: reads at guessed offsets (direct: the CO-RE variant's tp_btf mode, unused) ---- */
 
-static __always_inline int nt_read_state(void *sk)
+static __always_inline int nt_read_state(void *sk, int direct)
 {
 	struct nt_offsets *o = nt_offs();
 	__u8 state = 0;
@@ -85,14 +85,14 @@ static __always_inline int nt_sk_prot_is_tcp(void *sk, const struct nt_offsets *
 	return prot && (prot == o->tcp_prot || prot == o->tcpv6_prot);
 }
 
-static __always_inline int nt_sk_is_tcp(void *sk)
+static __always_inline int nt_sk_is_tcp(void *sk, int direct)
 {
 	struct nt_offsets *o = nt_offs();
 
 	return o && nt_sk_prot_is_tcp(sk, o);
 }
 
-static __always_inline int nt_read_identity(void *sk, struct nt_conn *c)
+static __always_inline int nt_read_identity(void *sk, struct nt_conn *c, int direct)
 {
 	struct nt_offsets *o = nt_offs();
 	__u16 family = 0, dport = 0;
@@ -129,7 +129,7 @@ static __always_inline int nt_read_identity(void *sk, struct nt_conn *c)
 	return 0;
 }
 
-static __always_inline int nt_read_counters(void *sk, struct nt_record *r, int state)
+static __always_inline int nt_read_counters(void *sk, struct nt_record *r, int state, int direct)
 {
 	struct nt_offsets *o = nt_offs();
 	__u32 snd_una = 0, write_seq = 0;
@@ -198,7 +198,7 @@ int nt_state_raw(struct bpf_raw_tracepoint_args *ctx)
 	o = nt_offs();
 	if (!o || !nt_sk_prot_is_tcp(sk, o))
 		return 0;
-	return nt_on_state(ctx, sk, oldstate, newstate);
+	return nt_on_state(ctx, sk, oldstate, newstate, 0);
 }
 
 /* The classic tracepoints' records: layouts of their releases (checked against tracefs'
@@ -228,7 +228,7 @@ int nt_state_tp(struct nt_tp_inet_sock_set_state *ctx)
 
 	if (!nt_state_wanted(newstate) || ctx->protocol != NT_IPPROTO_TCP)
 		return 0;
-	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, newstate);
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, newstate, 0);
 }
 
 SEC("tracepoint/tcp/tcp_set_state")
@@ -238,7 +238,7 @@ int nt_state_tp415(struct nt_tp_tcp_set_state *ctx)
 
 	if (!nt_state_wanted(newstate))
 		return 0;
-	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, newstate);
+	return nt_on_state(ctx, (void *)ctx->skaddr, ctx->oldstate, newstate, 0);
 }
 
 SEC("kprobe/tcp_set_state")
@@ -249,7 +249,7 @@ int nt_state_kprobe(struct pt_regs *ctx)
 
 	if (!nt_state_wanted(newstate))
 		return 0;
-	return nt_on_state(ctx, sk, nt_read_state(sk), newstate);
+	return nt_on_state(ctx, sk, nt_read_state(sk, 0), newstate, 0);
 }
 
 /* ---- the accepting process: kretprobe > accept syscall exit ------------------------------------- */
@@ -257,7 +257,7 @@ int nt_state_kprobe(struct pt_regs *ctx)
 SEC("kretprobe/inet_csk_accept")
 int nt_accept_kretprobe(struct pt_regs *ctx)
 {
-	return nt_on_accept(ctx, (void *)PT_REGS_RC(ctx));
+	return nt_on_accept(ctx, (void *)PT_REGS_RC(ctx), 0);
 }
 
 struct nt_tp_sys_exit {
@@ -292,7 +292,7 @@ static __always_inline void *nt_fd_to_sk(long fd)
 static __always_inline int nt_accept_fd(void *ctx, long fd)
 {
 	/* a file that is not a TCP socket fails nt_sk_is_tcp() in nt_on_accept() */
-	return nt_on_accept(ctx, nt_fd_to_sk(fd));
+	return nt_on_accept(ctx, nt_fd_to_sk(fd), 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -346,14 +346,14 @@ static __always_inline int nt_existing_one(void *ctx, const struct nt_existing_r
 	void *sk = req->fd >= 0 ? nt_fd_to_sk(req->fd) : (void *)req->sk;
 	int state;
 
-	if (!sk || (req->fd >= 0 && !nt_sk_is_tcp(sk)))
+	if (!sk || (req->fd >= 0 && !nt_sk_is_tcp(sk, 0)))
 		return 0;
-	state = nt_read_state(sk);
+	state = nt_read_state(sk, 0);
 	if (state == NT_TCP_CLOSE || state == NT_TCP_SYN_SENT || state == NT_TCP_SYN_RECV ||
 	    state == NT_TCP_TIME_WAIT || state == NT_TCP_LISTEN || state > NT_TCP_CLOSING ||
 	    state == 0)
 		return 0;
-	if (nt_read_identity(sk, &tmp)) {
+	if (nt_read_identity(sk, &tmp, 0)) {
 		nt_count(NT_STAT_READ_FAIL);
 		return 0;
 	}
@@ -367,7 +367,7 @@ static __always_inline int nt_existing_one(void *ctx, const struct nt_existing_r
 	c = nt_conn_create(sk, &tmp, BPF_NOEXIST);
 	if (!c)
 		return 0;
-	nt_emit(ctx, sk, c, NT_REC_EXISTING, state, cfg);
+	nt_emit(ctx, sk, c, NT_REC_EXISTING, state, cfg, 0);
 	return 0;
 }
 

@@ -3,8 +3,11 @@
  * The TCP connection logic, written once for both BPF variants.
  *
  * A variant includes nt_bpf_common.h after its maps, then this file after it has defined:
- *   accessors nt_sk_is_tcp(sk), nt_read_identity(sk, conn),
- *             nt_read_counters(sk, rec, state), nt_read_state(sk)
+ *   accessors nt_sk_is_tcp(sk, direct), nt_read_identity(sk, conn, direct),
+ *             nt_read_counters(sk, rec, state, direct), nt_read_state(sk, direct)
+ *             where direct (a constant at each call site) says that sk is a BTF pointer
+ *             the program may load from directly (tp_btf arguments): the CO-RE variant
+ *             then reads fields with plain loads instead of a helper call per field
  *   output    nt_rec_reserve(ctx), nt_rec_submit(ctx, rec, cfg) (0, or -1: lost)
  * Everything here is static __always_inline: the 4.15 verifier knows no
  * bpf-to-bpf calls, and one body keeps the two variants' records identical.
@@ -31,7 +34,7 @@ static __always_inline int nt_is_loopback(const struct nt_conn *c)
 }
 
 static __always_inline void nt_fill_record(struct nt_record *r, void *sk, const struct nt_conn *c,
-					   __u8 type, int state)
+					   __u8 type, int state, int direct)
 {
 	r->ts_ns = bpf_ktime_get_ns();
 	r->id = c->id;
@@ -49,12 +52,12 @@ static __always_inline void nt_fill_record(struct nt_record *r, void *sk, const 
 	__builtin_memcpy(r->comm, c->comm, NT_COMM_LEN);
 	r->flags = (c->pid ? 0 : NT_F_NO_PID) | (c->v4mapped ? NT_F_V4MAPPED : 0);
 	/* counters and FIN flags: the variant reads them from the socket */
-	if (nt_read_counters(sk, r, state))
+	if (nt_read_counters(sk, r, state, direct))
 		nt_count(NT_STAT_READ_FAIL);
 }
 
 static __always_inline void nt_emit(void *ctx, void *sk, const struct nt_conn *c, __u8 type, int state,
-				    const struct nt_config *cfg)
+				    const struct nt_config *cfg, int direct)
 {
 	struct nt_record *r = nt_rec_reserve(ctx);
 
@@ -62,7 +65,7 @@ static __always_inline void nt_emit(void *ctx, void *sk, const struct nt_conn *c
 		nt_count(NT_STAT_RB_FULL);
 		return;
 	}
-	nt_fill_record(r, sk, c, type, state);
+	nt_fill_record(r, sk, c, type, state, direct);
 	if (nt_rec_submit(ctx, r, cfg))
 		nt_count(NT_STAT_RB_FULL);
 }
@@ -97,7 +100,7 @@ static __always_inline struct nt_conn *nt_conn_create(void *sk, struct nt_conn *
  *   *      -> ESTABLISHED  capture the identity; outgoing: emit "connect"
  *   *      -> CLOSE        emit "close" with the final counters, forget the socket
  */
-static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int newstate)
+static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int newstate, int direct)
 {
 	__u64 key = (__u64)(unsigned long)sk;
 	struct nt_conn *c, tmp = {};
@@ -125,7 +128,7 @@ static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int ne
 			if (!c)
 				return 0;
 		}
-		if (nt_read_identity(sk, c)) {
+		if (nt_read_identity(sk, c, direct)) {
 			nt_count(NT_STAT_READ_FAIL);
 			bpf_map_delete_elem(&nt_conns, &key);
 			return 0;
@@ -136,7 +139,7 @@ static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int ne
 		}
 		if (c->direction == NT_DIR_OUT && !c->reported) {
 			c->reported = 1;
-			nt_emit(ctx, sk, c, NT_REC_CONNECT, newstate, cfg);
+			nt_emit(ctx, sk, c, NT_REC_CONNECT, newstate, cfg, direct);
 		}
 		return 0;
 	}
@@ -146,14 +149,14 @@ static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int ne
 			return 0;
 		/* family is set once established: failed handshakes leave no record */
 		if (c->family)
-			nt_emit(ctx, sk, c, NT_REC_CLOSE, oldstate, cfg);
+			nt_emit(ctx, sk, c, NT_REC_CLOSE, oldstate, cfg, direct);
 		bpf_map_delete_elem(&nt_conns, &key);
 	}
 	return 0;
 }
 
 /* accept() returned sk to the current process. */
-static __always_inline int nt_on_accept(void *ctx, void *sk)
+static __always_inline int nt_on_accept(void *ctx, void *sk, int direct)
 {
 	__u64 key = (__u64)(unsigned long)sk;
 	struct nt_conn *c, tmp = {};
@@ -166,16 +169,16 @@ static __always_inline int nt_on_accept(void *ctx, void *sk)
 	if (!c) {
 		/* established before we attached and accepted now; the legacy variant has
 		 * these entries made by user space at start instead (nt_existing_req) */
-		if (!NT_ACCEPT_CREATES || !nt_sk_is_tcp(sk))
+		if (!NT_ACCEPT_CREATES || !nt_sk_is_tcp(sk, direct))
 			return 0;
-		state = nt_read_state(sk);
+		state = nt_read_state(sk, direct);
 		if (state != NT_TCP_ESTABLISHED && state != NT_TCP_CLOSE_WAIT)
 			return 0;
 		tmp.direction = NT_DIR_IN;
 		c = nt_conn_create(sk, &tmp, BPF_NOEXIST);
 		if (!c)
 			return 0;
-		if (nt_read_identity(sk, c)) {
+		if (nt_read_identity(sk, c, direct)) {
 			nt_count(NT_STAT_READ_FAIL);
 			bpf_map_delete_elem(&nt_conns, &key);
 			return 0;
@@ -187,14 +190,14 @@ static __always_inline int nt_on_accept(void *ctx, void *sk)
 	}
 	if (c->reported)
 		return 0;
-	if (!c->family && nt_read_identity(sk, c)) {
+	if (!c->family && nt_read_identity(sk, c, direct)) {
 		/* TCP Fast Open hands out the child before it is ESTABLISHED */
 		nt_count(NT_STAT_READ_FAIL);
 		return 0;
 	}
 	nt_set_current_task(c);
 	c->reported = 1;
-	nt_emit(ctx, sk, c, NT_REC_ACCEPT, nt_read_state(sk), cfg);
+	nt_emit(ctx, sk, c, NT_REC_ACCEPT, nt_read_state(sk, direct), cfg, direct);
 	return 0;
 }
 
@@ -212,13 +215,13 @@ static __always_inline int nt_snapshot_one(void *ctx, __u64 key, const struct nt
 	/* gone (its close record is on its way) or not reported yet */
 	if (!c || !c->reported)
 		return 0;
-	state = nt_read_state((void *)key);
+	state = nt_read_state((void *)key, 0);
 	if (state == NT_TCP_CLOSE)
 		return 0;
 	r = nt_rec_reserve(ctx);
 	if (!r)
 		return -1;
-	nt_fill_record(r, (void *)key, c, NT_REC_METRICS, state);
+	nt_fill_record(r, (void *)key, c, NT_REC_METRICS, state, 0);
 	/* a perf buffer loses the record on output: say so, user space asks again */
 	return nt_rec_submit(ctx, r, cfg);
 }

@@ -71,18 +71,31 @@ void nt_buf_putc(struct nt_buf *b, char c)
 	nt_buf_put(b, &c, 1);
 }
 
+/* Decimal digits of v into dst (no NUL); the length. Two digits per division. */
 static size_t u64_to_str(char *dst, uint64_t v)
 {
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
 	char tmp[20];
-	size_t n = 0, i;
+	size_t n = sizeof(tmp);
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		dst[i] = tmp[n - 1 - i];
-	return n;
+	while (v >= 100) {
+		unsigned int r = (unsigned int)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--n] = pairs[r + 1];
+		tmp[--n] = pairs[r];
+	}
+	if (v >= 10) {
+		tmp[--n] = pairs[v * 2 + 1];
+		tmp[--n] = pairs[v * 2];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(dst, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
 }
 
 void nt_buf_put_u64(struct nt_buf *b, uint64_t v)
@@ -92,28 +105,39 @@ void nt_buf_put_u64(struct nt_buf *b, uint64_t v)
 	nt_buf_put(b, tmp, u64_to_str(tmp, v));
 }
 
-void nt_buf_put_json_str(struct nt_buf *b, const char *s, size_t maxlen)
+/* JSON string (quotes included) into dst, which has room for 2 + 6 * maxlen bytes. */
+static char *json_str_raw(char *p, const char *s, size_t maxlen)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i;
 
-	nt_buf_putc(b, '"');
-	for (i = 0; i < maxlen && s[i]; i++) {
+	*p++ = '"';
+	for (size_t i = 0; i < maxlen && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\') {
-			nt_buf_putc(b, '\\');
-			nt_buf_putc(b, (char)c);
+			*p++ = '\\';
+			*p++ = (char)c;
 		} else if (c < 0x20 || c >= 0x7f) {
 			/* comm is bytes, not UTF-8: escape everything outside printable ASCII */
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-			nt_buf_put(b, esc, sizeof(esc));
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 15];
+			p += 6;
 		} else {
-			nt_buf_putc(b, (char)c);
+			*p++ = (char)c;
 		}
 	}
-	nt_buf_putc(b, '"');
+	*p++ = '"';
+	return p;
+}
+
+void nt_buf_put_json_str(struct nt_buf *b, const char *s, size_t maxlen)
+{
+	size_t len = strnlen(s, maxlen);
+
+	if (nt_buf_reserve(b, 2 + 6 * len))
+		return;
+	b->len = (size_t)(json_str_raw(b->data + b->len, s, len) - b->data);
 }
 
 /* ---- small renderers ------------------------------------------------------------------------ */
@@ -217,105 +241,119 @@ void nt_comm_token(char *dst, const char *comm)
 
 /* ---- JSON ----------------------------------------------------------------------------------- */
 
-static void json_key(struct nt_buf *b, const char *key)
-{
-	nt_buf_putc(b, ',');
-	nt_buf_putc(b, '"');
-	nt_buf_puts(b, key);
-	nt_buf_put(b, "\":", 2);
-}
+/* Literals and numbers straight into the reserved tail of the buffer: one reserve per
+ * record, no length check per field (the render is about 10% of a record's cost
+ * instead of half of it). */
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+#define PUT_U64(p, v) ((p) += u64_to_str((p), (v)))
 
-static void json_u64(struct nt_buf *b, const char *key, uint64_t v)
-{
-	json_key(b, key);
-	nt_buf_put_u64(b, v);
-}
-
-static void json_str(struct nt_buf *b, const char *key, const char *v)
-{
-	json_key(b, key);
-	nt_buf_put_json_str(b, v, (size_t)-1);
-}
+/* The longest record: 20 numbers of 20 digits, two addresses, an escaped comm, keys. */
+#define JSON_MAX 1024
 
 void nt_render_json(struct nt_buf *b, const char *type, uint64_t ts_unix_ns,
 		    const struct nt_conn_row *row)
 {
-	char addr[NT_ADDR_STRLEN];
+	const char *dir = nt_direction_name(row->direction), *st = nt_tcp_state_name(row->state);
+	char *p;
 
-	nt_buf_puts(b, "{\"type\":\"");
-	nt_buf_puts(b, type);
-	nt_buf_putc(b, '"');
-	json_u64(b, "ts_ns", ts_unix_ns);
-	json_u64(b, "id", row->id);
-	json_u64(b, "family", row->family);
-	nt_format_addr(addr, row->family, row->saddr);
-	json_str(b, "saddr", addr);
-	json_u64(b, "sport", row->sport);
-	nt_format_addr(addr, row->family, row->daddr);
-	json_str(b, "daddr", addr);
-	json_u64(b, "dport", row->dport);
-	json_u64(b, "pid", row->pid);
-	json_key(b, "comm");
-	nt_buf_put_json_str(b, row->comm, NT_COMM_LEN);
-	json_u64(b, "netns", row->netns);
-	json_str(b, "direction", nt_direction_name(row->direction));
-	json_str(b, "state", nt_tcp_state_name(row->state));
+	if (nt_buf_reserve(b, JSON_MAX))
+		return;
+	p = b->data + b->len;
+	PUT_LIT(p, "{\"type\":\"");
+	p = stpcpy(p, type);
+	PUT_LIT(p, "\",\"ts_ns\":");
+	PUT_U64(p, ts_unix_ns);
+	PUT_LIT(p, ",\"id\":");
+	PUT_U64(p, row->id);
+	PUT_LIT(p, ",\"family\":");
+	PUT_U64(p, row->family);
+	PUT_LIT(p, ",\"saddr\":\"");
+	p += nt_format_addr(p, row->family, row->saddr);
+	PUT_LIT(p, "\",\"sport\":");
+	PUT_U64(p, row->sport);
+	PUT_LIT(p, ",\"daddr\":\"");
+	p += nt_format_addr(p, row->family, row->daddr);
+	PUT_LIT(p, "\",\"dport\":");
+	PUT_U64(p, row->dport);
+	PUT_LIT(p, ",\"pid\":");
+	PUT_U64(p, row->pid);
+	PUT_LIT(p, ",\"comm\":");
+	p = json_str_raw(p, row->comm, NT_COMM_LEN);
+	PUT_LIT(p, ",\"netns\":");
+	PUT_U64(p, row->netns);
+	PUT_LIT(p, ",\"direction\":\"");
+	p = stpcpy(p, dir);
+	PUT_LIT(p, "\",\"state\":\"");
+	p = stpcpy(p, st);
+	*p++ = '"';
 	if (row->existing)
-		nt_buf_puts(b, ",\"existing\":true");
-	json_u64(b, "bytes_sent", row->m.bytes_sent);
-	json_u64(b, "bytes_received", row->m.bytes_received);
-	json_u64(b, "packets_sent", row->m.packets_sent);
-	json_u64(b, "packets_received", row->m.packets_received);
-	json_u64(b, "retransmits", row->m.retransmits);
-	json_u64(b, "rtt_us", row->m.rtt_us);
-	json_u64(b, "rtt_var_us", row->m.rtt_var_us);
-	nt_buf_put(b, "}\n", 2);
+		PUT_LIT(p, ",\"existing\":true");
+	PUT_LIT(p, ",\"bytes_sent\":");
+	PUT_U64(p, row->m.bytes_sent);
+	PUT_LIT(p, ",\"bytes_received\":");
+	PUT_U64(p, row->m.bytes_received);
+	PUT_LIT(p, ",\"packets_sent\":");
+	PUT_U64(p, row->m.packets_sent);
+	PUT_LIT(p, ",\"packets_received\":");
+	PUT_U64(p, row->m.packets_received);
+	PUT_LIT(p, ",\"retransmits\":");
+	PUT_U64(p, row->m.retransmits);
+	PUT_LIT(p, ",\"rtt_us\":");
+	PUT_U64(p, row->m.rtt_us);
+	PUT_LIT(p, ",\"rtt_var_us\":");
+	PUT_U64(p, row->m.rtt_var_us);
+	PUT_LIT(p, "}\n");
+	b->len = (size_t)(p - b->data);
 }
 
 /* ---- log lines ------------------------------------------------------------------------------ */
 
-static void log_u64(struct nt_buf *b, const char *key, uint64_t v)
-{
-	nt_buf_putc(b, ' ');
-	nt_buf_puts(b, key);
-	nt_buf_putc(b, '=');
-	nt_buf_put_u64(b, v);
-}
-
 void nt_render_log(struct nt_buf *b, const char *type, uint64_t ts_unix_ns,
 		   const struct nt_conn_row *row)
 {
-	char tmp[NT_ENDPOINT_STRLEN + 32];
-	size_t n;
+	char *p;
 
-	n = nt_format_time(tmp, sizeof(tmp), ts_unix_ns);
-	nt_buf_put(b, tmp, n);
-	nt_buf_putc(b, ' ');
-	nt_buf_puts(b, type);
-	log_u64(b, "id", row->id);
-	log_u64(b, "pid", row->pid);
-	nt_buf_puts(b, " comm=");
-	nt_comm_token(tmp, row->comm);
-	nt_buf_puts(b, tmp);
-	log_u64(b, "netns", row->netns);
-	nt_buf_puts(b, " dir=");
-	nt_buf_puts(b, nt_direction_name(row->direction));
-	nt_buf_putc(b, ' ');
-	nt_buf_put(b, tmp, nt_format_endpoint(tmp, row->family, row->saddr, row->sport));
-	nt_buf_put(b, " -> ", 4);
-	nt_buf_put(b, tmp, nt_format_endpoint(tmp, row->family, row->daddr, row->dport));
-	nt_buf_puts(b, " state=");
-	nt_buf_puts(b, nt_tcp_state_name(row->state));
+	if (nt_buf_reserve(b, JSON_MAX))
+		return;
+	p = b->data + b->len;
+	p += nt_format_time(p, 40, ts_unix_ns);
+	*p++ = ' ';
+	p = stpcpy(p, type);
+	PUT_LIT(p, " id=");
+	PUT_U64(p, row->id);
+	PUT_LIT(p, " pid=");
+	PUT_U64(p, row->pid);
+	PUT_LIT(p, " comm=");
+	nt_comm_token(p, row->comm);
+	p += strlen(p);
+	PUT_LIT(p, " netns=");
+	PUT_U64(p, row->netns);
+	PUT_LIT(p, " dir=");
+	p = stpcpy(p, nt_direction_name(row->direction));
+	*p++ = ' ';
+	p += nt_format_endpoint(p, row->family, row->saddr, row->sport);
+	PUT_LIT(p, " -> ");
+	p += nt_format_endpoint(p, row->family, row->daddr, row->dport);
+	PUT_LIT(p, " state=");
+	p = stpcpy(p, nt_tcp_state_name(row->state));
 	if (row->existing)
-		nt_buf_puts(b, " existing=1");
-	log_u64(b, "bytes_sent", row->m.bytes_sent);
-	log_u64(b, "bytes_received", row->m.bytes_received);
-	log_u64(b, "packets_sent", row->m.packets_sent);
-	log_u64(b, "packets_received", row->m.packets_received);
-	log_u64(b, "retransmits", row->m.retransmits);
-	log_u64(b, "rtt_us", row->m.rtt_us);
-	log_u64(b, "rtt_var_us", row->m.rtt_var_us);
-	nt_buf_putc(b, '\n');
+		PUT_LIT(p, " existing=1");
+	PUT_LIT(p, " bytes_sent=");
+	PUT_U64(p, row->m.bytes_sent);
+	PUT_LIT(p, " bytes_received=");
+	PUT_U64(p, row->m.bytes_received);
+	PUT_LIT(p, " packets_sent=");
+	PUT_U64(p, row->m.packets_sent);
+	PUT_LIT(p, " packets_received=");
+	PUT_U64(p, row->m.packets_received);
+	PUT_LIT(p, " retransmits=");
+	PUT_U64(p, row->m.retransmits);
+	PUT_LIT(p, " rtt_us=");
+	PUT_U64(p, row->m.rtt_us);
+	PUT_LIT(p, " rtt_var_us=");
+	PUT_U64(p, row->m.rtt_var_us);
+	*p++ = '\n';
+	b->len = (size_t)(p - b->data);
 }
 
 /* ---- table ---------------------------------------------------------------------------------- */

@@ -90,7 +90,7 @@ void nt_usage(FILE *out)
 	      "      --btf=FILE         kernel BTF for CO-RE from FILE (e.g. BTFHub) instead of\n"
 	      "                         /sys/kernel/btf/vmlinux\n"
 	      "      --max-conns=N      connections tracked at once in the kernel (default 262144)\n"
-	      "      --ringbuf-size=B   kernel-to-user buffer, bytes, K/M/G suffix (default 8M)\n"
+	      "      --ringbuf-size=B   kernel-to-user buffer, bytes, K/M/G suffix (default 4M)\n"
 	      "      --probe            print the hooks this kernel offers and which are used; exit\n"
 	      "      --hook=NAME=KIND   use only hooks of KIND (tp_btf, raw_tp, tracepoint, fentry,\n"
 	      "                         fexit, kprobe, kretprobe, iter, test_run) for the part NAME\n"

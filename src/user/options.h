@@ -27,7 +27,7 @@ enum nt_action {
 
 #define NT_DEFAULT_INTERVAL_MS 5000
 #define NT_DEFAULT_MAX_CONNS 262144
-#define NT_DEFAULT_RINGBUF (8u << 20)
+#define NT_DEFAULT_RINGBUF (4u << 20)	/* mapped twice: 8 MiB of RSS */
 #define NT_DEFAULT_LOG_DIR "log"
 #define NT_DEFAULT_GUESS_CACHE "/run/nettracer/offsets"
 

@@ -140,9 +140,9 @@ static void test_defaults(void)
 	     o->mode == NT_MODE_LOG && o->bpf == NT_BPF_AUTO && o->interval_ms == 5000 &&
 	     o->duration_ms == 0 && !strcmp(o->log_dir, "log") && o->log_file && !o->verbose &&
 	     !o->btf_path && !o->no_loopback && o->max_conns == 262144 &&
-	     o->ringbuf_bytes == 8u << 20;
+	     o->ringbuf_bytes == 4u << 20;
 	if (!tap_ok(ok, "no arguments: OK with the documented defaults (log mode, 5 s, ./log, "
-			"262144 conns, 8 MiB ring buffer)"))
+			"262144 conns, 4 MiB ring buffer)"))
 		run_diag(&r);
 	run_free(&r);
 
