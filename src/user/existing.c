@@ -183,6 +183,32 @@ static void hex_words(const char *hex, int words, uint8_t *out)
 	}
 }
 
+int nt_proc_parse_tcp_line(const char *line, int family, struct nt_proc_sock *s)
+{
+	char laddr[40], raddr[40], skp[24];
+	unsigned int lport, rport, state, uid, timeout;
+	unsigned long inode;
+	int refs;
+
+	/* sl local rem st tx:rx tr:when retr uid timeout inode refcnt sk ... */
+	if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x "
+			 "%u %u %lu %d %23[0-9A-Fa-f]",
+		   laddr, &lport, raddr, &rport, &state, &uid, &timeout, &inode, &refs, skp) != 10)
+		return -1;
+	if (strlen(laddr) != (family == 4 ? 8u : 32u) || lport > 65535 || state > 255 ||
+	    inode > UINT32_MAX)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->sk = strtoull(skp, NULL, 16);
+	s->inode = (uint32_t)inode;
+	s->state = (uint8_t)state;
+	s->family = (uint8_t)family;
+	s->lport = (uint16_t)lport;
+	hex_words(laddr, family == 4 ? 1 : 4, s->laddr);
+	s->pid = s->fd = -1;
+	return 0;
+}
+
 static int parse_table(struct nt_proc_scan *scan, const struct owners *own, int pid,
 		       uint32_t netns, int family)
 {
@@ -198,21 +224,9 @@ static int parse_table(struct nt_proc_scan *scan, const struct owners *own, int 
 		return 0;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char laddr[40], raddr[40], skp[24];
-		unsigned int lport, rport, state, uid, timeout;
-		unsigned long inode;
-		int refs;
 		struct nt_proc_sock *s;
 		const struct owner *o;
 
-		/* sl local rem st tx:rx tr:when retr uid timeout inode refcnt sk ... */
-		if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x "
-				 "%u %u %lu %d %23s",
-			   laddr, &lport, raddr, &rport, &state, &uid, &timeout, &inode, &refs,
-			   skp) != 10)
-			continue;
-		if (strlen(laddr) != (family == 4 ? 8u : 32u))
-			continue;
 		if (scan->n == scan->cap) {
 			void *p = realloc(scan->socks,
 					  (scan->cap = scan->cap ? scan->cap * 2 : 64) * sizeof(*s));
@@ -223,20 +237,17 @@ static int parse_table(struct nt_proc_scan *scan, const struct owners *own, int 
 			}
 			scan->socks = p;
 		}
-		s = &scan->socks[scan->n++];
-		memset(s, 0, sizeof(*s));
-		s->sk = strtoull(skp, NULL, 16);
-		s->inode = (uint32_t)inode;
+		s = &scan->socks[scan->n];
+		if (nt_proc_parse_tcp_line(line, family, s))
+			continue;
+		scan->n++;
 		s->netns = netns;
-		s->state = (uint8_t)state;
-		s->family = (uint8_t)family;
-		s->lport = (uint16_t)lport;
-		hex_words(laddr, family == 4 ? 1 : 4, s->laddr);
-		o = inode ? find_owner(own, (uint32_t)inode) : NULL;
-		s->pid = o ? o->pid : -1;
-		s->fd = o ? o->fd : -1;
-		if (o)
+		o = s->inode ? find_owner(own, s->inode) : NULL;
+		if (o) {
+			s->pid = o->pid;
+			s->fd = o->fd;
 			read_comm(o->pid, s->comm);
+		}
 	}
 	fclose(f);
 	return 0;

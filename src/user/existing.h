@@ -30,6 +30,8 @@ struct nt_proc_scan {
 	size_t n, cap;
 };
 
+/* One line of /proc/net/tcp (family 4) or tcp6 (6): 0, or -1 when it is not one. */
+int nt_proc_parse_tcp_line(const char *line, int family, struct nt_proc_sock *s);
 /* 0, or -errno when /proc cannot be read at all. */
 int nt_proc_scan_tcp(struct nt_proc_scan *scan);
 void nt_proc_scan_free(struct nt_proc_scan *scan);

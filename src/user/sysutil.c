@@ -112,11 +112,35 @@ long nt_tracepoint_id(const char *category, const char *name)
 	return id;
 }
 
+int nt_format_field_offset(FILE *f, const char *field)
+{
+	size_t len = strlen(field);
+	char line[512];
+
+	/* "\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;" */
+	while (fgets(line, sizeof(line), f)) {
+		char *decl = strstr(line, "field:"), *semi, *nm, *o;
+
+		if (!decl || !(semi = strchr(decl, ';')))
+			continue;
+		*semi = '\0';
+		/* the field's name is the last word of its declaration (arrays: name[N]) */
+		nm = strrchr(decl, ' ');
+		if (!nm || strncmp(nm + 1, field, len) || (nm[1 + len] && nm[1 + len] != '['))
+			continue;
+		o = strstr(semi + 1, "offset:");
+		if (!o)
+			return -1;
+		return atoi(o + 7);
+	}
+	return -1;
+}
+
 int nt_tracepoint_field_offset(const char *category, const char *name, const char *field)
 {
-	char path[256], line[512];
-	int off = -1;
+	char path[256];
 	FILE *f = NULL;
+	int off;
 
 	for (size_t i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]) && !f; i++) {
 		snprintf(path, sizeof(path), "%s/events/%s/%s/format", tracefs_dirs[i], category,
@@ -125,26 +149,7 @@ int nt_tracepoint_field_offset(const char *category, const char *name, const cha
 	}
 	if (!f)
 		return -1;
-	/* "\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;" */
-	while (fgets(line, sizeof(line), f)) {
-		char *decl = strstr(line, "field:"), *semi, *o;
-
-		if (!decl || !(semi = strchr(decl, ';')))
-			continue;
-		*semi = '\0';
-		/* the field's name is the last word of its declaration (arrays: name[N]) */
-		{
-			char *nm = strrchr(decl, ' ');
-			size_t len = strlen(field);
-
-			if (!nm || strncmp(nm + 1, field, len) || (nm[1 + len] && nm[1 + len] != '['))
-				continue;
-		}
-		o = strstr(semi + 1, "offset:");
-		if (o)
-			off = atoi(o + 7);
-		break;
-	}
+	off = nt_format_field_offset(f, field);
 	fclose(f);
 	return off;
 }

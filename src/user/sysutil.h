@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* 0 when the effective capabilities allow loading tracing programs; else -1 and a
  * sentence naming what is missing in msg. */
@@ -21,6 +22,8 @@ long nt_tracepoint_id(const char *category, const char *name);
 /* Offset of a field in a classic tracepoint's record (its tracefs format file); -1 if the
  * tracepoint or the field is absent. */
 int nt_tracepoint_field_offset(const char *category, const char *name, const char *field);
+/* The same, from a format file already open. */
+int nt_format_field_offset(FILE *f, const char *field);
 
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns: turns bpf_ktime_get_ns() into Unix time. */
 int64_t nt_mono_to_unix_offset(void);
