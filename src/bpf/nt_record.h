@@ -48,6 +48,10 @@ enum nt_stat {
 	NT_STAT_MAP_FULL = 1,	/* connection table full: connection not tracked */
 	NT_STAT_READ_FAIL = 2,	/* a kernel read failed: record skipped */
 	NT_STAT_SNAP_SKIP = 3,	/* iterator could not write a snapshot record */
+	/* filled in by user space: hook runs the kernel skipped because the program was
+	 * already running on that CPU (an interrupt's tracepoint inside ours), from
+	 * bpf_prog_info.recursion_misses (5.12+) */
+	NT_STAT_MISSED = 4,
 	NT_STAT__MAX = 8,
 };
 

@@ -198,6 +198,7 @@ static int core_read_stats(struct nt_backend *b, uint64_t stats[NT_STAT__MAX])
 				NT_STAT__MAX);
 
 	stats[NT_STAT_RB_FULL] += cb->perf.lost + cb->perf.held_oom;
+	stats[NT_STAT_MISSED] = nt_prog_misses(cb->skel->obj);
 	return err;
 }
 

@@ -212,6 +212,7 @@ static int legacy_read_stats(struct nt_backend *b, uint64_t stats[NT_STAT__MAX])
 				NT_STAT__MAX);
 
 	stats[NT_STAT_RB_FULL] += lb->perf.lost + lb->perf.held_oom;
+	stats[NT_STAT_MISSED] = nt_prog_misses(lb->skel->obj);
 	return err;
 }
 

@@ -27,6 +27,23 @@ int nt_percpu_sum(int map_fd, int ncpus, uint64_t *out, uint32_t n)
 	return 0;
 }
 
+uint64_t nt_prog_misses(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+	uint64_t misses = 0;
+
+	bpf_object__for_each_program(p, obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			misses += info.recursion_misses;
+	}
+	return misses;
+}
+
 struct perf_sample_raw {
 	struct perf_event_header header;
 	uint32_t size;

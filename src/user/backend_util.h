@@ -12,9 +12,12 @@
 #include "session.h"
 
 struct perf_buffer;
+struct bpf_object;
 
 /* Sum a per-CPU array of u64 counters (entries 0..n-1). 0 or -errno. */
 int nt_percpu_sum(int map_fd, int ncpus, uint64_t *out, uint32_t n);
+/* Runs the kernel skipped for the loaded programs of obj (recursion_misses), 0 before 5.12. */
+uint64_t nt_prog_misses(struct bpf_object *obj);
 
 /* A perf buffer for nt_record samples, woken only past a quarter of each CPU's buffer
  * (one wake-up per record costs more than the whole hook); records and the kernel's

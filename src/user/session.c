@@ -53,7 +53,7 @@ struct nt_session {
 	size_t cap_sorted;
 	uint64_t *sks;			/* snapshot request */
 	size_t cap_sks;
-	uint64_t kstats_prev[NT_STAT__MAX];
+	uint64_t kstats_prev[NT_STAT__MAX], kstats_now[NT_STAT__MAX];
 	uint64_t ustats[US__MAX], ustats_prev[US__MAX];
 	uint64_t records, connections;
 	uint64_t snap_us_last, snap_us_max, snap_count;	/* how long a snapshot takes */
@@ -298,61 +298,85 @@ static void report_existing(struct nt_session *s)
 	s->n_pending = s->cap_pending = s->n_listeners = s->cap_listeners = 0;
 }
 
-static void report_losses(struct nt_session *s, uint64_t now, bool final)
-{
-	static const char *const knames[NT_STAT__MAX] = {
-		[NT_STAT_RB_FULL] = "lost_records",
-		[NT_STAT_MAP_FULL] = "untracked_connections",
-		[NT_STAT_READ_FAIL] = "read_errors",
-		[NT_STAT_SNAP_SKIP] = "snapshot_skipped",
-	};
-	static const char *const unames[US__MAX] = {
-		[US_CLOSED_UNSEEN] = "closed_without_record",
-		[US_TABLE_OOM] = "out_of_memory",
-		[US_BAD_RECORD] = "bad_records",
-	};
-	uint64_t k[NT_STAT__MAX] = {};
-	struct nt_kv kv[2 * (NT_STAT__MAX + US__MAX)];
-	char totals[32][48];
-	size_t n = 0, t = 0;
-	bool changed = false;
+static const char *const loss_knames[NT_STAT__MAX] = {
+	[NT_STAT_RB_FULL] = "lost_records",
+	[NT_STAT_MAP_FULL] = "untracked_connections",
+	[NT_STAT_READ_FAIL] = "read_errors",
+	[NT_STAT_SNAP_SKIP] = "snapshot_skipped",
+	[NT_STAT_MISSED] = "missed_events",
+};
+static const char *const loss_unames[US__MAX] = {
+	[US_CLOSED_UNSEEN] = "closed_without_record",
+	[US_TABLE_OOM] = "out_of_memory",
+	[US_BAD_RECORD] = "bad_records",
+};
 
-	if (s->backend->read_stats && s->backend->read_stats(s->backend, k))
-		return;
-	for (int i = 0; i < NT_STAT__MAX; i++)
-		if (knames[i] && k[i] != s->kstats_prev[i])
-			changed = true;
-	for (int i = 0; i < US__MAX; i++)
-		if (s->ustats[i] != s->ustats_prev[i])
-			changed = true;
-	if (!changed && !final)
-		return;
-	/* deltas since the last report, then totals */
-	for (int i = 0; i < NT_STAT__MAX; i++)
-		if (knames[i])
-			kv[n++] = (struct nt_kv){ knames[i], NULL, k[i] - s->kstats_prev[i] };
-	for (int i = 0; i < US__MAX; i++)
-		kv[n++] = (struct nt_kv){ unames[i], NULL, s->ustats[i] - s->ustats_prev[i] };
-	for (int i = 0; i < NT_STAT__MAX; i++)
-		if (knames[i]) {
-			snprintf(totals[t], sizeof(totals[t]), "%s_total", knames[i]);
-			kv[n++] = (struct nt_kv){ totals[t++], NULL, k[i] };
+/* The loss counters as key/values: the change since the last report (deltas) and/or
+ * the totals ("<name>_total"); names[] holds the generated keys. */
+static size_t loss_kv(const struct nt_session *s, bool deltas, bool totals, struct nt_kv *kv,
+		      char names[][48])
+{
+	size_t n = 0, t = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		bool tot = pass == 1;
+
+		if ((tot && !totals) || (!tot && !deltas))
+			continue;
+		for (int i = 0; i < NT_STAT__MAX; i++) {
+			uint64_t v = s->kstats_now[i] - (tot ? 0 : s->kstats_prev[i]);
+
+			if (!loss_knames[i])
+				continue;
+			if (tot) {
+				snprintf(names[t], 48, "%s_total", loss_knames[i]);
+				kv[n++] = (struct nt_kv){ names[t++], NULL, v };
+			} else {
+				kv[n++] = (struct nt_kv){ loss_knames[i], NULL, v };
+			}
 		}
-	for (int i = 0; i < US__MAX; i++) {
-		snprintf(totals[t], sizeof(totals[t]), "%s_total", unames[i]);
-		kv[n++] = (struct nt_kv){ totals[t++], NULL, s->ustats[i] };
+		for (int i = 0; i < US__MAX; i++) {
+			uint64_t v = s->ustats[i] - (tot ? 0 : s->ustats_prev[i]);
+
+			if (tot) {
+				snprintf(names[t], 48, "%s_total", loss_unames[i]);
+				kv[n++] = (struct nt_kv){ names[t++], NULL, v };
+			} else {
+				kv[n++] = (struct nt_kv){ loss_unames[i], NULL, v };
+			}
+		}
 	}
-	if (changed) {
-		nt_output_record(s->out, "loss", now, kv, n);
-		if (s->opt->mode != NT_MODE_LOG)
-			pr_warn("records lost: lost_records=%llu untracked_connections=%llu "
-				"read_errors=%llu closed_without_record=%llu (totals)",
-				(unsigned long long)k[NT_STAT_RB_FULL],
-				(unsigned long long)k[NT_STAT_MAP_FULL],
-				(unsigned long long)k[NT_STAT_READ_FAIL],
-				(unsigned long long)s->ustats[US_CLOSED_UNSEEN]);
-	}
-	memcpy(s->kstats_prev, k, sizeof(k));
+	return n;
+}
+
+/* A loss record when any counter moved since the last one, and a warning outside
+ * logging mode (where the record itself is a log line). */
+static void report_losses(struct nt_session *s, uint64_t now)
+{
+	struct nt_kv kv[2 * (NT_STAT__MAX + US__MAX)];
+	char names[NT_STAT__MAX + US__MAX][48];
+	bool changed = false;
+	size_t n;
+
+	if (s->backend->read_stats && s->backend->read_stats(s->backend, s->kstats_now))
+		return;
+	for (int i = 0; i < NT_STAT__MAX; i++)
+		changed |= loss_knames[i] && s->kstats_now[i] != s->kstats_prev[i];
+	for (int i = 0; i < US__MAX; i++)
+		changed |= s->ustats[i] != s->ustats_prev[i];
+	if (!changed)
+		return;
+	n = loss_kv(s, true, true, kv, names);
+	nt_output_record(s->out, "loss", now, kv, n);
+	if (s->opt->mode != NT_MODE_LOG)
+		pr_warn("records lost: lost_records=%llu untracked_connections=%llu "
+			"missed_events=%llu read_errors=%llu closed_without_record=%llu (totals)",
+			(unsigned long long)s->kstats_now[NT_STAT_RB_FULL],
+			(unsigned long long)s->kstats_now[NT_STAT_MAP_FULL],
+			(unsigned long long)s->kstats_now[NT_STAT_MISSED],
+			(unsigned long long)s->kstats_now[NT_STAT_READ_FAIL],
+			(unsigned long long)s->ustats[US_CLOSED_UNSEEN]);
+	memcpy(s->kstats_prev, s->kstats_now, sizeof(s->kstats_prev));
 	memcpy(s->ustats_prev, s->ustats, sizeof(s->ustats));
 }
 
@@ -455,13 +479,13 @@ static void session_tick(struct nt_session *s)
 				nt_output_conn(s->out, "metrics", now, row);
 		}
 	}
-	report_losses(s, now, false);
+	report_losses(s, now);
 }
 
 static void status_record(struct nt_session *s, const char *event)
 {
-	char choices[8][96], keys[8][32], release[128] = "";
-	struct nt_kv kv[24];
+	char choices[8][96], keys[8][32], release[128] = "", names[NT_STAT__MAX + US__MAX][48];
+	struct nt_kv kv[48];
 	size_t n = 0;
 
 	kv[n++] = (struct nt_kv){ "event", event, 0 };
@@ -488,6 +512,8 @@ static void status_record(struct nt_session *s, const char *event)
 		kv[n++] = (struct nt_kv){ "snapshots", NULL, s->snap_count };
 		kv[n++] = (struct nt_kv){ "snapshot_us_last", NULL, s->snap_us_last };
 		kv[n++] = (struct nt_kv){ "snapshot_us_max", NULL, s->snap_us_max };
+		/* every loss counter's total, also when nothing was lost */
+		n += loss_kv(s, false, true, kv + n, names);
 	}
 	nt_output_record(s->out, "status", unix_ns(s, nt_now_mono_ns()), kv, n);
 }
@@ -635,7 +661,7 @@ int nt_session_run(struct nt_session *s)
 	/* detach first so that nothing new arrives, then flush what is buffered */
 	s->backend->detach(s->backend);
 	s->backend->drain(s->backend);
-	report_losses(s, unix_ns(s, nt_now_mono_ns()), false);
+	report_losses(s, unix_ns(s, nt_now_mono_ns()));
 	status_record(s, "stop");
 	nt_output_flush(s->out);
 	rc = 0;

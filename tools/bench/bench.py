@@ -245,12 +245,18 @@ def startup(a):
 def scale(a):
     n = a.scale
     say(f"\n## scale: {n} open connections tracked")
-    hold = subprocess.Popen([NTBENCH, "--mode", "hold", "--hold", str(n), "--addrs",
-                             str(max(1, n // 20000 + 1))], stdout=subprocess.PIPE, text=True)
+    # several generators: a process may not hold more descriptors than RLIMIT_NOFILE's
+    # hard limit, which root cannot raise without CAP_SYS_RESOURCE
+    per = 8000
+    holds = []
+    for k in range(0, n, per):
+        holds.append(subprocess.Popen([NTBENCH, "--mode", "hold", "--hold", str(min(per, n - k)),
+                                       "--addrs", "1"], stdout=subprocess.PIPE, text=True))
     try:
-        line = hold.stdout.readline()
-        if not line.startswith('{"mode":"hold"'):
-            raise RuntimeError(f"ntbench hold: {line}")
+        for hold in holds:
+            line = hold.stdout.readline()
+            if not line.startswith('{"mode":"hold"'):
+                raise RuntimeError(f"ntbench hold: {line}")
         ok = True
         for v in a.variants:
             if v == "untraced":
@@ -274,8 +280,124 @@ def scale(a):
                                         f"(target <= 50 ms)")
         return ok
     finally:
-        hold.send_signal(signal.SIGTERM)
-        hold.wait(60)
+        for hold in holds:
+            hold.send_signal(signal.SIGTERM)
+        for hold in holds:
+            hold.wait(60)
+
+
+def netns_pair(tag):
+    """Two namespaces joined by a veth pair: (nsA, nsB, address of A)."""
+    a, b = f"ntbA{tag}", f"ntbB{tag}"
+    for ns in (a, b):
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    subprocess.run(["ip", "link", "add", f"vba{tag}", "netns", a, "type", "veth", "peer", "name",
+                    f"vbb{tag}", "netns", b], check=True)
+    for ns, dev, ip in ((a, f"vba{tag}", f"10.79.{tag}.1"), (b, f"vbb{tag}", f"10.79.{tag}.2")):
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev], check=True)
+    return a, b, f"10.79.{tag}.1"
+
+
+def netns_del(*names):
+    for ns in names:
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+def soak(a):
+    """Connections at the highest rate, across namespaces, for a long time: no record lost
+    or garbled, memory flat, loss counters at 0."""
+    secs = a.soak
+    variant = next(v for v in a.variants if v != "untraced")
+    say(f"\n## soak: {secs:.0f} s of CRR at full rate across {a.soak_pairs} namespace pairs "
+        f"and loopback, {variant}")
+    pairs = [netns_pair(i + 1) for i in range(a.soak_pairs)]
+    argv = [NETTRACER, "--json", "-t", "1", "-L"] + VARIANT_ARGS[variant]
+    tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 20)
+    counts = collections.Counter()
+    sums = collections.Counter()
+    garbled = []
+    losses = []
+    stop_rec = []
+    first_line = threading.Event()
+
+    def reader():
+        for raw in tracer.stdout:
+            first_line.set()
+            if b'"type":"close"' in raw or b'"type":"loss"' in raw or b'"type":"status"' in raw:
+                try:
+                    r = json.loads(raw)
+                except ValueError:
+                    garbled.append(raw[:200])
+                    continue
+                if r["type"] == "loss":
+                    losses.append(r)
+                elif r["type"] == "status" and r.get("event") == "stop":
+                    stop_rec.append(r)
+                elif r["type"] == "close" and r["direction"] == "out":
+                    counts[(r["netns"], r["dport"])] += 1
+                    sums[(r["netns"], r["dport"])] += r["bytes_sent"] + r["bytes_received"]
+            elif not raw.startswith(b"{"):
+                garbled.append(raw[:200])
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    first_line.wait(60)
+    gens = []
+    try:
+        for ns_a, ns_b, addr in pairs:
+            srv = subprocess.Popen(["ip", "netns", "exec", ns_a, NTBENCH, "--mode", "crr",
+                                    "--role", "server", "--addr", addr, "--port", "7979"],
+                                   stdout=subprocess.PIPE, text=True)
+            srv.stdout.readline()
+            cli = subprocess.Popen(["ip", "netns", "exec", ns_b, NTBENCH, "--mode", "crr",
+                                    "--role", "client", "--addr", addr, "--port", "7979",
+                                    "--duration", str(secs), "--concurrency", "4"],
+                                   stdout=subprocess.PIPE, text=True)
+            gens.append((srv, cli, ns_b))
+        lo = subprocess.Popen([NTBENCH, "--mode", "crr", "--duration", str(secs), "--concurrency",
+                               "4", "--port", "7980"], stdout=subprocess.PIPE, text=True)
+        rss = []
+        t0 = time.monotonic()
+        while lo.poll() is None:
+            time.sleep(min(10, secs / 6))
+            rss.append((time.monotonic() - t0, proc_kib(tracer.pid, "VmRSS")))
+        made = 0
+        for srv, cli, _ in gens:
+            made += json.loads(cli.stdout.read().strip().splitlines()[-1])["ops"]
+            srv.send_signal(signal.SIGTERM)
+            srv.wait()
+        made += json.loads(lo.stdout.read().strip().splitlines()[-1])["ops"]
+        time.sleep(1.5)
+        tracer.send_signal(signal.SIGTERM)
+        tracer.wait(60)
+        th.join(60)
+    finally:
+        for g in gens:
+            for p in g[:2]:
+                if p.poll() is None:
+                    p.kill()
+        netns_del(*[n for p in pairs for n in p[:2]])
+    reported = sum(counts.values())
+    say(f"   connections completed by the generators: {made}; client close records: {reported}")
+    say(f"   RSS over time (s, KiB): {', '.join(f'{t:.0f}:{k}' for t, k in rss)}")
+    ok = verdict(reported >= made and reported <= made + 4 * (a.soak_pairs + 1) * 2,
+                 f"soak: every connection reported once ({reported} close records for {made} "
+                 f"completed, at most the in-flight ones more)")
+    ok &= verdict(not garbled, f"soak: no garbled line ({len(garbled)})")
+    steady = [k for t, k in rss[len(rss) // 3:]]
+    ok &= verdict(bool(steady) and max(steady) - min(steady) <= 2048,
+                  f"soak: memory flat after warm-up (RSS {min(steady) if steady else 0}.."
+                  f"{max(steady) if steady else 0} KiB)")
+    total_lost = sum(l.get("lost_records", 0) + l.get("untracked_connections", 0) +
+                     l.get("closed_without_record", 0) for l in losses)
+    ok &= verdict(total_lost == 0, f"soak: loss counters at 0 ({total_lost}; last: "
+                                   f"{losses[-1] if losses else 'none'})")
+    if stop_rec:
+        say(f"   stop record: {stop_rec[0]}")
+    return ok
 
 
 def machine():
@@ -301,6 +423,8 @@ def main():
     ap.add_argument("--startup", type=int, default=5, help="start-up runs per variant (0: skip)")
     ap.add_argument("--scale", type=int, default=100000, help="open connections (0: skip)")
     ap.add_argument("--out", help="append the report to this file")
+    ap.add_argument("--soak", type=float, default=0, help="seconds of soak (0: none)")
+    ap.add_argument("--soak-pairs", type=int, default=2, help="namespace pairs in the soak")
     a = ap.parse_args()
     a.cpu = None if a.cpu == "none" else int(a.cpu)
     a.variants = a.variants.split(",")
@@ -318,6 +442,8 @@ def main():
         ok &= startup(a)
     if a.scale:
         ok &= scale(a)
+    if a.soak:
+        ok &= soak(a)
     say(f"\n{'ALL TARGETS MET' if ok else 'SOME TARGETS MISSED'}")
     if a.out:
         with open(a.out, "a") as f:
