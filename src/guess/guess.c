@@ -1409,7 +1409,7 @@ void nt_guess_print(FILE *f, const struct nt_guess_result *r, bool json)
 
 int nt_guess_cache_load(const char *path, struct nt_guess_result *r)
 {
-	char release[128], boot[64], line[256], name[64];
+	char release[128], boot[64], line[256], name[128];
 	unsigned long long v;
 	int found = 0;
 	FILE *f;
@@ -1425,11 +1425,11 @@ int nt_guess_cache_load(const char *path, struct nt_guess_result *r)
 	if (!fgets(line, sizeof(line), f) || sscanf(line, "kernel %127s", name) != 1 ||
 	    strcmp(name, release))
 		goto bad;
-	if (!fgets(line, sizeof(line), f) || sscanf(line, "boot %63s", name) != 1 ||
+	if (!fgets(line, sizeof(line), f) || sscanf(line, "boot %127s", name) != 1 ||
 	    strcmp(name, boot))
 		goto bad;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %llu", name, &v) != 2)
+		if (sscanf(line, "%127s %llu", name, &v) != 2)
 			goto bad;
 		if (!strcmp(name, "have")) {
 			r->off.have = (uint32_t)v;

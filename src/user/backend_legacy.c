@@ -197,9 +197,10 @@ static int legacy_existing(struct nt_backend *b)
 				close(reqs[k].fd);
 	}
 	if (hidden)
-		pr_warn("%zu connections open before the start are not reported: no pidfd_getfd() "
-			"(5.6+) and /proc/net/tcp shows no socket addresses (kernel.kptr_restrict)",
-			hidden);
+		pr_warn("%zu connections open before the start are not reported: %s, and "
+			"/proc/net/tcp shows no socket addresses (kernel.kptr_restrict)", hidden,
+			fdwalk ? "no pidfd_getfd() (5.6+)"
+			       : "the descriptor walk was not guessed");
 	pr_debug("existing: %zu sockets in /proc, %zu held by no process", scan.n, unowned);
 	nt_proc_scan_free(&scan);
 	return err;

@@ -17,6 +17,9 @@ int nt_percpu_sum(int map_fd, int ncpus, uint64_t *out, uint32_t n)
 {
 	uint64_t vals[ncpus];
 
+	/* the kernel fills one value per possible CPU; zeroed so that no tool (valgrind)
+	 * takes the others for uninitialised */
+	memset(vals, 0, sizeof(vals));
 	for (uint32_t i = 0; i < n; i++) {
 		if (bpf_map_lookup_elem(map_fd, &i, vals))
 			return -errno;
@@ -123,7 +126,8 @@ int nt_perf_drain(struct perf_buffer *pb, struct nt_perf_sink *sink)
 
 	/* records of one CPU are already in order: a sort by time merges the CPUs (equal
 	 * times come from different CPUs, whose order does not matter) */
-	qsort(sink->held, sink->n_held, sizeof(*sink->held), cmp_ts);
+	if (sink->n_held > 1)	/* held is NULL before the first record */
+		qsort(sink->held, sink->n_held, sizeof(*sink->held), cmp_ts);
 	for (size_t i = 0; i < sink->n_held; i++)
 		nt_session_record(sink->backend->session, &sink->held[i], sizeof(sink->held[i]));
 	sink->n_held = 0;

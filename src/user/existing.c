@@ -96,11 +96,13 @@ static int scan_fds(struct owners *own, uint32_t **netns_pids, size_t *n_netns)
 				;
 			if (k == nns) {
 				if (nns == cns) {
-					void *p = realloc(ns, (cns = cns ? cns * 2 : 16) * sizeof(*ns));
+					size_t c = cns ? cns * 2 : 16;
+					void *p = realloc(ns, c * sizeof(*ns));
 
 					if (!p)
 						break;
 					ns = p;
+					cns = c;
 				}
 				ns[nns].ino = (uint32_t)st.st_ino;
 				ns[nns++].pid = pid;
@@ -125,12 +127,13 @@ static int scan_fds(struct owners *own, uint32_t **netns_pids, size_t *n_netns)
 			if (sscanf(link, "socket:[%lu]", &ino) != 1)
 				continue;
 			if (own->n == own->cap) {
-				void *p = realloc(own->v, (own->cap = own->cap ? own->cap * 2 : 256) *
-								  sizeof(*own->v));
+				size_t cap = own->cap ? own->cap * 2 : 256;
+				void *p = realloc(own->v, cap * sizeof(*own->v));
 
 				if (!p)
 					break;
 				own->v = p;
+				own->cap = cap;
 			}
 			own->v[own->n++] = (struct owner){ (uint32_t)ino, pid, atoi(fde->d_name) };
 		}
@@ -139,7 +142,8 @@ static int scan_fds(struct owners *own, uint32_t **netns_pids, size_t *n_netns)
 	for (int i = 0; i < np; i++)
 		free(pids[i]);
 	free(pids);
-	qsort(own->v, own->n, sizeof(*own->v), cmp_owner);
+	if (own->n > 1)
+		qsort(own->v, own->n, sizeof(*own->v), cmp_owner);
 	*netns_pids = malloc((nns ? nns : 1) * 2 * sizeof(uint32_t));
 	if (!*netns_pids) {
 		free(ns);
@@ -228,14 +232,15 @@ static int parse_table(struct nt_proc_scan *scan, const struct owners *own, int 
 		const struct owner *o;
 
 		if (scan->n == scan->cap) {
-			void *p = realloc(scan->socks,
-					  (scan->cap = scan->cap ? scan->cap * 2 : 64) * sizeof(*s));
+			size_t cap = scan->cap ? scan->cap * 2 : 64;
+			void *p = realloc(scan->socks, cap * sizeof(*s));
 
 			if (!p) {
 				fclose(f);
 				return -ENOMEM;
 			}
 			scan->socks = p;
+			scan->cap = cap;
 		}
 		s = &scan->socks[scan->n];
 		if (nt_proc_parse_tcp_line(line, family, s))

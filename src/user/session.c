@@ -405,7 +405,8 @@ static void render_table(struct nt_session *s, uint64_t now)
 	}
 	for (size_t i = 0; i < n; i++)
 		s->sorted[k++] = nt_conn_table_row(s->table, i);
-	qsort(s->sorted, k, sizeof(*s->sorted), cmp_row_id);
+	if (k > 1)	/* s->sorted is still NULL before the first row */
+		qsort(s->sorted, k, sizeof(*s->sorted), cmp_row_id);
 	snprintf(summary, sizeof(summary),
 		 "nettracer %s: %zu connections, interval %llu ms, lost records %llu%s", s->backend->variant,
 		 k, (unsigned long long)s->opt->interval_ms,
