@@ -47,6 +47,18 @@ static __always_inline int nt_read_state(void *skp, int direct)
 	return BPF_CORE_READ(sk, __sk_common.skc_state);
 }
 
+static __always_inline int nt_read_ports(void *skp, __u16 *sport, __u16 *dport)
+{
+	struct sock *sk = skp;
+	__u16 dp = 0;
+
+	if (bpf_core_read(sport, sizeof(*sport), &sk->__sk_common.skc_num) ||
+	    bpf_core_read(&dp, sizeof(dp), &sk->__sk_common.skc_dport))
+		return -1;
+	*dport = bpf_ntohs(dp);
+	return 0;
+}
+
 static __always_inline int nt_sk_is_tcp(void *skp, int direct)
 {
 	struct sock *sk = skp;
@@ -364,23 +376,23 @@ int nt_snapshot(struct bpf_iter__bpf_map_elem *ctx)
 
 /*
  * Run by user space with BPF_PROG_TEST_RUN, never attached: args[0] points to an
- * array of socket addresses in the caller's memory, args[1] is their number.
+ * array of struct nt_snap_req in the caller's memory, args[1] is their number.
  * Returns how many were handled; fewer than asked means the ring buffer is full.
  */
 SEC("raw_tp")
 int nt_snapshot_run(struct bpf_raw_tracepoint_args *ctx)
 {
-	const __u64 *sks = (const __u64 *)ctx->args[0];
+	const struct nt_snap_req *reqs = (const struct nt_snap_req *)ctx->args[0];
 	struct nt_config *cfg = nt_cfg();
 	__u32 n = ctx->args[1], i;
-	__u64 key;
+	struct nt_snap_req req;
 
 	if (!cfg)
 		return 0;
 	for (i = 0; i < NT_SNAP_BATCH && i < n; i++) {
-		if (bpf_probe_read_user(&key, sizeof(key), &sks[i]))
+		if (bpf_probe_read_user(&req, sizeof(req), &reqs[i]))
 			break;
-		if (nt_snapshot_one(ctx, key, cfg))
+		if (nt_snapshot_one(ctx, &req, cfg))
 			break;
 	}
 	return i;

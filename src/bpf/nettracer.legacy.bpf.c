@@ -92,6 +92,17 @@ static __always_inline int nt_sk_is_tcp(void *sk, int direct)
 	return o && nt_sk_prot_is_tcp(sk, o);
 }
 
+static __always_inline int nt_read_ports(void *sk, __u16 *sport, __u16 *dport)
+{
+	struct nt_offsets *o = nt_offs();
+	__u16 dp = 0;
+
+	if (!o || NT_RD(*sport, sk, o, sock_num) || NT_RD(dp, sk, o, sock_dport))
+		return -1;
+	*dport = bpf_ntohs(dp);
+	return 0;
+}
+
 static __always_inline int nt_read_identity(void *sk, struct nt_conn *c, int direct)
 {
 	struct nt_offsets *o = nt_offs();
@@ -317,20 +328,20 @@ struct nt_tp_sys_enter {
 	__u64 args[6];
 };
 
-static __always_inline int nt_snapshot_batch(void *ctx, const __u64 *sks, __u32 n)
+static __always_inline int nt_snapshot_batch(void *ctx, const struct nt_snap_req *reqs, __u32 n)
 {
 	struct nt_config *cfg = nt_cfg();
 	__u32 zero = 0, i, done = 0;
+	struct nt_snap_req req;
 	__u64 *progress;
-	__u64 key;
 
 	if (!cfg)
 		return 0;
 	/* no early exit: the loop must unroll (no back-edges before 5.3) */
 #pragma unroll
 	for (i = 0; i < NT_SNAP_BATCH_LEGACY; i++) {
-		if (i == done && i < n && !bpf_probe_read(&key, sizeof(key), &sks[i]) &&
-		    !nt_snapshot_one(ctx, key, cfg))
+		if (i == done && i < n && !bpf_probe_read(&req, sizeof(req), &reqs[i]) &&
+		    !nt_snapshot_one(ctx, &req, cfg))
 			done++;
 	}
 	progress = bpf_map_lookup_elem(&nt_progress, &zero);
@@ -397,7 +408,7 @@ static __always_inline int nt_existing_batch(void *ctx, const struct nt_existing
 SEC("raw_tp")
 int nt_snapshot_run(struct bpf_raw_tracepoint_args *ctx)
 {
-	return nt_snapshot_batch(ctx, (const __u64 *)ctx->args[0], (__u32)ctx->args[1]);
+	return nt_snapshot_batch(ctx, (const struct nt_snap_req *)ctx->args[0], (__u32)ctx->args[1]);
 }
 
 SEC("raw_tp")
@@ -420,7 +431,7 @@ int nt_snapshot_trig(struct nt_tp_sys_enter *ctx)
 {
 	if (!nt_is_trigger(ctx, NT_TRIGGER_SNAPSHOT))
 		return 0;
-	return nt_snapshot_batch(ctx, (const __u64 *)ctx->args[1], (__u32)ctx->args[2]);
+	return nt_snapshot_batch(ctx, (const struct nt_snap_req *)ctx->args[1], (__u32)ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sched_getattr")

@@ -111,8 +111,24 @@ _Static_assert(sizeof(struct nt_config) == 16, "nt_config size changed");
  * tracepoint has run the program. The pid is above PID_MAX_LIMIT: no process has it.
  */
 #define NT_TRIGGER_PID 0x7e57ab1e
-#define NT_TRIGGER_SNAPSHOT 1	/* ptr: __u64 socket addresses */
+#define NT_TRIGGER_SNAPSHOT 1	/* ptr: struct nt_snap_req */
 #define NT_TRIGGER_EXISTING 2	/* ptr: struct nt_existing_req */
+
+/*
+ * One socket of a snapshot request (nt_snapshot_run, nt_snapshot_trig): user space
+ * knows every connection it reports, so the program needs no lookup in nt_conns (two
+ * cache misses per socket on a large table); the ports tell a socket that closed and
+ * was reused meanwhile from the one asked for.
+ */
+struct nt_snap_req {
+	__u64 sk;
+	__u64 id;		/* copied into the METRICS record */
+	__u16 sport;		/* local, host order */
+	__u16 dport;		/* remote, host order */
+	__u32 pad0;
+};
+
+_Static_assert(sizeof(struct nt_snap_req) == 24, "nt_snap_req size changed");
 
 /*
  * A connection open before the start, found by user space (legacy variant): either a

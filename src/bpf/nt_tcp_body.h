@@ -4,7 +4,8 @@
  *
  * A variant includes nt_bpf_common.h after its maps, then this file after it has defined:
  *   accessors nt_sk_is_tcp(sk, direct), nt_read_identity(sk, conn, direct),
- *             nt_read_counters(sk, rec, state, direct), nt_read_state(sk, direct)
+ *             nt_read_counters(sk, rec, state, direct), nt_read_state(sk, direct),
+ *             nt_read_ports(sk, &sport, &dport) (host order)
  *             where direct (a constant at each call site) says that sk is a BTF pointer
  *             the program may load from directly (tp_btf arguments): the CO-RE variant
  *             then reads fields with plain loads instead of a helper call per field
@@ -202,26 +203,37 @@ static __always_inline int nt_on_accept(void *ctx, void *sk, int direct)
 }
 
 /*
- * Snapshot of one tracked socket, asked for by user space (which knows every
- * socket it has a row for). Returns -1 when the output buffer is full: user
- * space drains it and asks again from this socket on.
+ * Snapshot of one socket user space asked for. Returns -1 when the output buffer is
+ * full: user space drains it and asks again from this socket on. A socket that closed
+ * (or closed and was reused for another connection) gives no record; its close record
+ * is on its way.
  */
-static __always_inline int nt_snapshot_one(void *ctx, __u64 key, const struct nt_config *cfg)
+static __always_inline int nt_snapshot_one(void *ctx, const struct nt_snap_req *req,
+					   const struct nt_config *cfg)
 {
-	struct nt_conn *c = bpf_map_lookup_elem(&nt_conns, &key);
+	void *sk = (void *)req->sk;
 	struct nt_record *r;
+	__u16 sport, dport;
 	int state;
 
-	/* gone (its close record is on its way) or not reported yet */
-	if (!c || !c->reported)
+	if (nt_read_ports(sk, &sport, &dport) || sport != req->sport || dport != req->dport)
 		return 0;
-	state = nt_read_state((void *)key, 0);
-	if (state == NT_TCP_CLOSE)
+	state = nt_read_state(sk, 0);
+	if (state == NT_TCP_CLOSE || state == 0 || state == NT_TCP_LISTEN)
 		return 0;
 	r = nt_rec_reserve(ctx);
 	if (!r)
 		return -1;
-	nt_fill_record(r, (void *)key, c, NT_REC_METRICS, state, 0);
+	__builtin_memset(r, 0, sizeof(*r));
+	r->ts_ns = bpf_ktime_get_ns();
+	r->id = req->id;
+	r->sk = req->sk;
+	r->sport = sport;
+	r->dport = dport;
+	r->type = NT_REC_METRICS;
+	r->state = state;
+	if (nt_read_counters(sk, r, state, 0))
+		nt_count(NT_STAT_READ_FAIL);
 	/* a perf buffer loses the record on output: say so, user space asks again */
 	return nt_rec_submit(ctx, r, cfg);
 }

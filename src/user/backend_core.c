@@ -166,14 +166,14 @@ static int run_iter(struct core_backend *cb, struct bpf_link *link)
 	return err;
 }
 
-static int core_snapshot_iter(struct nt_backend *b, const uint64_t *sks, size_t n)
+static int core_snapshot_iter(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n)
 {
-	(void)sks;
+	(void)reqs;
 	(void)n;
 	return run_iter(from(b), from(b)->snap_link);
 }
 
-static int core_snapshot_run(struct nt_backend *b, const uint64_t *sks, size_t n)
+static int core_snapshot_run(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n)
 {
 	struct nt_batch_runner run = {
 		.prog_fd = bpf_program__fd(from(b)->skel->progs.nt_snapshot_run),
@@ -181,7 +181,7 @@ static int core_snapshot_run(struct nt_backend *b, const uint64_t *sks, size_t n
 		.backend = b,
 	};
 
-	return nt_run_batches(&run, sks, sizeof(*sks), n);
+	return nt_run_batches(&run, reqs, sizeof(*reqs), n);
 }
 
 static int core_existing(struct nt_backend *b)

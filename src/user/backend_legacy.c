@@ -101,9 +101,9 @@ static int legacy_drain(struct nt_backend *b)
 	return nt_perf_drain(from(b)->pb, &from(b)->perf);
 }
 
-static int legacy_snapshot(struct nt_backend *b, const uint64_t *sks, size_t n)
+static int legacy_snapshot(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n)
 {
-	return nt_run_batches(&from(b)->snap, sks, sizeof(*sks), n);
+	return nt_run_batches(&from(b)->snap, reqs, sizeof(*reqs), n);
 }
 
 static int pidfd_getfd_of(int pid, int fd)

@@ -45,14 +45,13 @@ struct nt_session {
 	int64_t mono_to_unix;
 	uint32_t gen;
 	bool snapshots;		/* the backend can take snapshots */
-	struct nt_record *pending;	/* EXISTING records, until the listeners are all known */
-	size_t n_pending, cap_pending;
+	size_t n_existing;		/* rows of EXISTING records whose direction is open */
 	struct listener *listeners;
 	size_t n_listeners, cap_listeners;
 	struct nt_conn_row **sorted;	/* table mode */
 	size_t cap_sorted;
-	uint64_t *sks;			/* snapshot request */
-	size_t cap_sks;
+	struct nt_snap_req *reqs;	/* snapshot request */
+	size_t cap_reqs;
 	uint64_t kstats_prev[NT_STAT__MAX], kstats_now[NT_STAT__MAX];
 	uint64_t ustats[US__MAX], ustats_prev[US__MAX];
 	uint64_t records, connections;
@@ -88,10 +87,9 @@ void nt_session_free(struct nt_session *s)
 		return;
 	nt_conn_table_free(s->table);
 	nt_conn_table_free(s->closed);
-	free(s->pending);
 	free(s->listeners);
 	free(s->sorted);
-	free(s->sks);
+	free(s->reqs);
 	free(s);
 }
 
@@ -154,14 +152,35 @@ static bool addr_is_any(const uint8_t a[16])
 	return !memcmp(a, zero, sizeof(zero));
 }
 
-/* A connection open at start is incoming when a listener in its namespace owns its local port. */
-static uint8_t existing_direction(const struct nt_session *s, const struct nt_record *row)
+static int cmp_listener(const void *a, const void *b)
 {
-	for (size_t i = 0; i < s->n_listeners; i++) {
-		const struct listener *l = &s->listeners[i];
+	const struct listener *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+/* A connection open at start is incoming when a listener in its namespace owns its local
+ * port. The listeners are sorted by (netns, port). */
+static uint8_t existing_direction(const struct nt_session *s, const struct nt_conn_row *row)
+{
+	size_t lo = 0, hi = s->n_listeners;
+
+	while (lo < hi) {	/* the first listener at or after (netns, port) */
+		size_t mid = (lo + hi) / 2;
+		const struct listener *l = &s->listeners[mid];
+
+		if (l->netns < row->netns || (l->netns == row->netns && l->port < row->sport))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < s->n_listeners; lo++) {
+		const struct listener *l = &s->listeners[lo];
 
 		if (l->netns != row->netns || l->port != row->sport)
-			continue;
+			break;
 		if (addr_is_any(l->addr))
 			return NT_DIR_IN;	/* 0.0.0.0 or :: (which takes IPv4 too) */
 		if (l->family == row->family &&
@@ -169,6 +188,29 @@ static uint8_t existing_direction(const struct nt_session *s, const struct nt_re
 			return NT_DIR_IN;
 	}
 	return NT_DIR_OUT;
+}
+
+/* Open at start: a row at once, with the metrics of an incoming connection; the
+ * direction (and the SYN an outgoing one has in bytes_acked) once every listener is
+ * known. No copy of the record is kept: 100,000 of them would be 12 MB. */
+static void on_existing(struct nt_session *s, const struct nt_record *r)
+{
+	int created;
+	struct nt_conn_row *row = nt_conn_table_upsert(s->table, r->id, &created);
+
+	if (!row) {
+		s->ustats[US_TABLE_OOM]++;
+		return;
+	}
+	row_from_record(row, r);
+	row->direction = NT_DIR_UNKNOWN;
+	row->existing = 1;
+	row->born_gen = s->gen;
+	nt_metrics_from_record(r, NT_DIR_IN, &row->m);
+	if (created) {
+		s->connections++;
+		s->n_existing++;
+	}
 }
 
 static void on_event(struct nt_session *s, const struct nt_record *r)
@@ -197,12 +239,6 @@ static void on_event(struct nt_session *s, const struct nt_record *r)
 		s->connections++;
 	}
 	nt_metrics_from_record(r, row->direction, &row->m);
-	if (r->type == NT_REC_EXISTING) {
-		row->existing = 1;
-		nt_output_conn(s->out, row->direction == NT_DIR_IN ? "accept" : "connect",
-			       unix_ns(s, r->ts_ns), row);
-		return;
-	}
 	nt_output_conn(s->out, nt_record_type_name(r->type), unix_ns(s, r->ts_ns), row);
 }
 
@@ -253,16 +289,9 @@ void nt_session_record(struct nt_session *s, const struct nt_record *r, size_t s
 	case NT_REC_ACCEPT:
 		on_event(s, r);
 		break;
-	case NT_REC_EXISTING: {
-		struct nt_record *p = grow((void **)&s->pending, &s->n_pending, &s->cap_pending,
-					   sizeof(*p));
-
-		if (p)
-			*p = *r;
-		else
-			s->ustats[US_TABLE_OOM]++;
+	case NT_REC_EXISTING:
+		on_existing(s, r);
 		break;
-	}
 	case NT_REC_LISTEN:
 		add_listener(s, r);
 		break;
@@ -287,15 +316,24 @@ static void report_existing(struct nt_session *s)
 	else if (err < 0)
 		pr_warn("listing the connections open before the start failed: %s", strerror(-err));
 	/* every listener is known now: tell incoming from outgoing */
-	for (size_t i = 0; i < s->n_pending; i++) {
-		s->pending[i].direction = existing_direction(s, &s->pending[i]);
-		on_event(s, &s->pending[i]);
+	if (s->n_listeners > 1)
+		qsort(s->listeners, s->n_listeners, sizeof(*s->listeners), cmp_listener);
+	for (size_t i = 0; s->n_existing && i < nt_conn_table_count(s->table); i++) {
+		struct nt_conn_row *row = nt_conn_table_row(s->table, i);
+
+		if (!row->existing || row->direction != NT_DIR_UNKNOWN)
+			continue;
+		row->direction = existing_direction(s, row);
+		/* an active open has its SYN in bytes_acked: see nt_metrics_from_record() */
+		if (row->direction == NT_DIR_OUT && row->m.bytes_sent)
+			row->m.bytes_sent--;
+		nt_output_conn(s->out, row->direction == NT_DIR_IN ? "accept" : "connect",
+			       unix_ns(s, nt_now_mono_ns()), row);
 	}
-	free(s->pending);
+	s->n_existing = 0;
 	free(s->listeners);
-	s->pending = NULL;
 	s->listeners = NULL;
-	s->n_pending = s->cap_pending = s->n_listeners = s->cap_listeners = 0;
+	s->n_listeners = s->cap_listeners = 0;
 }
 
 static const char *const loss_knames[NT_STAT__MAX] = {
@@ -426,21 +464,26 @@ static void session_tick(struct nt_session *s)
 	if (s->snapshots) {
 		size_t n = nt_conn_table_count(s->table);
 
-		if (n > s->cap_sks) {
-			uint64_t *p = realloc(s->sks, n * sizeof(*p));
+		if (n > s->cap_reqs) {
+			struct nt_snap_req *p = realloc(s->reqs, n * sizeof(*p));
 
 			if (!p) {
 				s->ustats[US_TABLE_OOM]++;
 				return;
 			}
-			s->sks = p;
-			s->cap_sks = n;
+			s->reqs = p;
+			s->cap_reqs = n;
 		}
-		for (size_t i = 0; i < n; i++)
-			s->sks[i] = nt_conn_table_row(s->table, i)->sk;
+		for (size_t i = 0; i < n; i++) {
+			const struct nt_conn_row *row = nt_conn_table_row(s->table, i);
+
+			s->reqs[i] = (struct nt_snap_req){ .sk = row->sk, .id = row->id,
+							   .sport = row->sport,
+							   .dport = row->dport };
+		}
 		s->gen++;
 		t0 = nt_now_mono_ns();
-		err = s->backend->snapshot(s->backend, s->sks, n);
+		err = s->backend->snapshot(s->backend, s->reqs, n);
 		/* closes that raced with the snapshot */
 		s->backend->drain(s->backend);
 		s->snap_us_last = (nt_now_mono_ns() - t0) / 1000;

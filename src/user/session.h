@@ -29,9 +29,9 @@ struct nt_backend {
 	int (*event_fd)(struct nt_backend *b);
 	/* hand every pending record to the session; number of records or -errno */
 	int (*drain)(struct nt_backend *b);
-	/* a METRICS record for every live connection; sks are the sockets user space
-	 * knows (a backend that can walk the kernel's table may ignore them) */
-	int (*snapshot)(struct nt_backend *b, const uint64_t *sks, size_t n);
+	/* a METRICS record for every live connection; reqs are the connections user
+	 * space knows (a backend that can walk the kernel's table may ignore them) */
+	int (*snapshot)(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n);
 	/* EXISTING and LISTEN records for what was open before we attached */
 	int (*existing)(struct nt_backend *b);
 	int (*read_stats)(struct nt_backend *b, uint64_t stats[NT_STAT__MAX]);
