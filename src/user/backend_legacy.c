@@ -345,6 +345,7 @@ struct nt_backend *nt_backend_legacy_new(const struct nt_options *o, const char 
 
 	if (get_offsets(o, &lb->guess))
 		goto fail;
+	nt_phase("offsets");
 
 	memcpy(lb->hooks, legacy_hooks, sizeof(lb->hooks));
 	block_by_offsets(lb->hooks, &lb->guess.off);
@@ -353,6 +354,7 @@ struct nt_backend *nt_backend_legacy_new(const struct nt_options *o, const char 
 	nt_probe_env_init(&env, true);
 	nt_hooks_probe(lb->hooks, HOOK__COUNT, &env, false);
 	nt_probe_env_free(&env);
+	nt_phase("probe");
 	if (lb->hooks[HOOK_STATE].chosen < 0) {
 		pr_err("no usable hook for TCP state changes on this kernel (run nettracer --probe "
 		       "--bpf=legacy for the reasons)");
@@ -376,6 +378,7 @@ struct nt_backend *nt_backend_legacy_new(const struct nt_options *o, const char 
 		       "log)", strerror(-err));
 		goto fail;
 	}
+	nt_phase("load");
 	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.nt_config), &zero, &cfg, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(lb->skel->maps.nt_offsets), &zero, &lb->guess.off,
 				BPF_ANY)) {
@@ -410,8 +413,11 @@ struct nt_backend *nt_backend_legacy_new(const struct nt_options *o, const char 
 			lb->exist.prog_fd = bpf_program__fd(lb->skel->progs.nt_existing_run);
 		lb->base.existing = legacy_existing;
 	}
+	nt_phase("attach");
+	nt_hooks_release_probes();
 	return &lb->base;
 fail:
+	nt_hooks_release_probes();
 	legacy_destroy(&lb->base);
 	return NULL;
 }

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -96,6 +98,71 @@ static int perf_event_open_fd(struct perf_event_attr *attr)
 			    PERF_FLAG_FD_CLOEXEC);
 }
 
+/*
+ * Closing a perf event that has a BPF program waits for RCU grace periods (20-50 ms each
+ * on a 6.x kernel: perf_event_release_kernel, synchronize_rcu_tasks_trace), which would
+ * double the start-up. So the probes' attachments are parked, and
+ * nt_hooks_release_probes() closes them on a thread of their own once the real hooks are
+ * attached. A probe's nop program runs on its event until then, harmlessly.
+ */
+#define NT_MAX_PARKED 16
+struct parked_fds {
+	unsigned n;
+	int fd[NT_MAX_PARKED];
+};
+static struct parked_fds parked;
+
+static void park_fd(int fd)
+{
+	if (parked.n < NT_MAX_PARKED)
+		parked.fd[parked.n++] = fd;
+	else
+		close(fd);
+}
+
+static void *close_parked(void *arg)
+{
+	struct parked_fds *p = arg;
+
+	while (p->n)
+		close(p->fd[--p->n]);
+	free(p);
+	return NULL;
+}
+
+void nt_hooks_release_probes(void)
+{
+	struct parked_fds *p;
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started = false;
+
+	if (!parked.n)
+		return;
+	p = malloc(sizeof(*p));
+	if (!p) {
+		while (parked.n)
+			close(parked.fd[--parked.n]);
+		return;
+	}
+	*p = parked;
+	parked.n = 0;
+	/* the thread takes no signal: SIGTERM and SIGINT are for the main loop's signalfd */
+	sigfillset(&all);
+	if (!pthread_attr_init(&attr)) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		if (!pthread_sigmask(SIG_SETMASK, &all, &old)) {
+			started = pthread_create(&t, &attr, close_parked, p) == 0;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (!started)
+		close_parked(p);
+}
+
 static int attach_perf_event(int prog_fd, struct perf_event_attr *attr, char *why, size_t len)
 {
 	int pfd = perf_event_open_fd(attr), err;
@@ -105,10 +172,13 @@ static int attach_perf_event(int prog_fd, struct perf_event_attr *attr, char *wh
 		return -1;
 	}
 	err = ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd);
-	if (err)
+	if (err) {
 		snprintf(why, len, "attach refused: %s", strerror(errno));
-	close(pfd);
-	return err ? -1 : 0;
+		close(pfd);
+		return -1;
+	}
+	park_fd(pfd);
+	return 0;
 }
 
 static int read_sysfs_int(const char *path, int *v)
@@ -250,6 +320,12 @@ static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt
 		__u64 args[2] = {};
 		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
 
+		/* "bpf_loop": a raw_tp program that calls bpf_loop() (5.17+) */
+		if (!strcmp(target, "bpf_loop") &&
+		    libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) != 1) {
+			snprintf(why, len, "kernel has no bpf_loop()");
+			return -1;
+		}
 		fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
 		if (fd >= 0) {
 			err = bpf_prog_test_run_opts(fd, &run);
@@ -295,6 +371,7 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 		hook->also = false;
 		for (size_t i = 0; i < hook->n_candidates && i < NT_HOOK_MAX_CANDIDATES; i++) {
 			const struct nt_hook_candidate *c = &hook->candidates[i];
+			uint64_t t0;
 			int err;
 
 			if (hook->chosen >= 0 && !exhaustive)
@@ -306,11 +383,13 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 				continue;
 			}
 			why[0] = '\0';
+			t0 = nt_now_mono_ns();
 			err = probe_one(c->kind, c->target, env, why, sizeof(why));
 			hook->probed[i] = true;
 			snprintf(hook->result[i], sizeof(hook->result[i]), "%s", why[0] ? why : "failed");
-			pr_debug("probe %s: %s/%s: %s", hook->name, nt_hook_kind_name(c->kind),
-				 c->target, hook->result[i]);
+			pr_debug("probe %s: %s/%s: %s (%.1f ms)", hook->name,
+				 nt_hook_kind_name(c->kind), c->target, hook->result[i],
+				 (double)(nt_now_mono_ns() - t0) / 1e6);
 			if (err || hook->chosen >= 0)
 				continue;
 			hook->chosen = (int)i;
@@ -320,31 +399,49 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 	}
 }
 
-int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *kind,
+int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *value,
 		      char *err, size_t len)
 {
+	const char *slash = strchr(value, '/'), *target = slash ? slash + 1 : NULL;
+	size_t kind_len = slash ? (size_t)(slash - value) : strlen(value);
 	bool kind_known = false;
 
-	for (int k = NT_HK_TP_BTF; k <= NT_HK_TEST_RUN; k++)
-		kind_known |= !strcmp(kind, nt_hook_kind_name((enum nt_hook_kind)k));
+	for (int k = NT_HK_TP_BTF; k <= NT_HK_TEST_RUN; k++) {
+		const char *kn = nt_hook_kind_name((enum nt_hook_kind)k);
+
+		kind_known |= strlen(kn) == kind_len && !strncmp(value, kn, kind_len);
+	}
 	if (!kind_known) {
 		snprintf(err, len, "--hook %s=%s: unknown kind (tp_btf, raw_tp, tracepoint, fentry, "
-				   "fexit, kprobe, kretprobe, iter, test_run)", name, kind);
+				   "fexit, kprobe, kretprobe, iter, test_run)", name, value);
 		return -1;
 	}
 	for (size_t h = 0; h < n; h++) {
 		struct nt_hook *hook = &hooks[h];
+		bool any = false;
 
 		if (strcmp(hook->name, name))
 			continue;
-		for (size_t i = 0; i < hook->n_candidates; i++)
-			if (strcmp(nt_hook_kind_name(hook->candidates[i].kind), kind))
-				snprintf(hook->blocked[i], sizeof(hook->blocked[i]),
-					 "--hook %s=%s", name, kind);
+		for (size_t i = 0; i < hook->n_candidates; i++) {
+			const struct nt_hook_candidate *c = &hook->candidates[i];
+			const char *kn = nt_hook_kind_name(c->kind);
+			bool match = strlen(kn) == kind_len && !strncmp(value, kn, kind_len) &&
+				     (!target || !strcmp(target, c->target));
+
+			any |= match;
+			if (!match)
+				snprintf(hook->blocked[i], sizeof(hook->blocked[i]), "--hook %s=%s",
+					 name, value);
+		}
+		if (target && !any) {
+			snprintf(err, len, "--hook %s=%s: the %s part has no such hook (nettracer "
+					   "--probe lists them)", name, value, name);
+			return -1;
+		}
 		return 0;
 	}
 	snprintf(err, len, "--hook %s=%s: no hook named %s (state, accept, snapshot, existing)",
-		 name, kind, name);
+		 name, value, name);
 	return -1;
 }
 

@@ -67,12 +67,16 @@ struct nt_probe_env {
 void nt_probe_env_init(struct nt_probe_env *env, bool need_tracefs);
 void nt_probe_env_free(struct nt_probe_env *env);
 
+/* Close the probes' own perf-event attachments (kept open by nt_hooks_probe so that their
+ * release does not wait for RCU): call once the real hooks are attached, or on failure. */
+void nt_hooks_release_probes(void);
 /* Probe candidates in order; all of them when exhaustive, else up to the first that works. */
 void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *env,
 		    bool exhaustive);
-/* Block every candidate of hook name whose kind is not kind (--hook name=kind).
- * -1 with a message in err for an unknown hook or kind. */
-int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *kind,
+/* Block every candidate of hook name but those of value, a kind ("test_run") or a kind and
+ * target ("test_run/raw_tp"): --hook name=value. -1 with a message in err for an unknown
+ * hook or kind, or a target the hook does not have. */
+int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *value,
 		      char *err, size_t len);
 /* Block classic tracepoint candidates whose record layout (tracefs format file) is not
  * the one the programs were compiled for. */

@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	char msg[512], why[256];
 	int rc = 1;
 
+	nt_phase_begin();
 	nt_options_init(&opt);
 	switch (nt_options_parse(&opt, argc, argv, stdout, stderr)) {
 	case NT_PARSE_OK:

@@ -630,6 +630,7 @@ int nt_session_run(struct nt_session *s)
 
 	s->snapshots = s->backend->snapshot != NULL;
 	report_existing(s);
+	nt_phase("existing");
 	status_record(s, "start");
 	for (size_t i = 0; i < s->backend->n_hooks; i++) {
 		char c[96];
@@ -642,6 +643,7 @@ int nt_session_run(struct nt_session *s)
 	}
 	pr_info("tracing with the %s programs (%s); hooks: %s", s->backend->variant,
 		s->backend->reason, hooks_line);
+	pr_debug("start-up: %s", nt_phase_summary(hooks_line, sizeof(hooks_line)));
 	if (s->opt->mode == NT_MODE_TABLE)
 		render_table(s, unix_ns(s, nt_now_mono_ns()));
 	if (nt_output_flush(s->out))

@@ -229,3 +229,40 @@ uint64_t nt_peak_rss_kib(void)
 		kib = strtoull(p + 6, NULL, 10);
 	return kib;
 }
+
+#define NT_MAX_PHASES 8
+
+static struct {
+	uint64_t begin_ns;
+	unsigned n;
+	const char *name[NT_MAX_PHASES];
+	uint64_t end_ns[NT_MAX_PHASES];
+} phases;
+
+void nt_phase_begin(void)
+{
+	phases.begin_ns = nt_now_mono_ns();
+	phases.n = 0;
+}
+
+void nt_phase(const char *name)
+{
+	if (!phases.begin_ns || phases.n >= NT_MAX_PHASES)
+		return;
+	phases.name[phases.n] = name;
+	phases.end_ns[phases.n++] = nt_now_mono_ns();
+}
+
+const char *nt_phase_summary(char *buf, size_t len)
+{
+	uint64_t prev = phases.begin_ns;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < phases.n && off < len; i++) {
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %.1f ms", i ? ", " : "",
+					phases.name[i], (double)(phases.end_ns[i] - prev) / 1e6);
+		prev = phases.end_ns[i];
+	}
+	return buf;
+}

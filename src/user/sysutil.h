@@ -35,6 +35,13 @@ int nt_boot_id(char *buf, size_t len);
 /* KERNEL_VERSION(a,b,c) of the running kernel, 0 if unknown. */
 uint32_t nt_kernel_version_code(void);
 
+/* Start-up phases: nt_phase("probe") marks the end of a phase; nt_phase_summary()
+ * writes "probe 12 ms, load 80 ms, ..." (time from the previous mark, the first from
+ * nt_phase_begin()) into buf. */
+void nt_phase_begin(void);
+void nt_phase(const char *name);
+const char *nt_phase_summary(char *buf, size_t len);
+
 /* Peak resident set size of this process in KiB (VmHWM), 0 if unknown. */
 uint64_t nt_peak_rss_kib(void);
 
