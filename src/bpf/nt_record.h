@@ -17,8 +17,10 @@
 #endif
 
 #define NT_COMM_LEN 16
-/* sockets per snapshot request (BPF_PROG_TEST_RUN of nt_snapshot_run) */
+/* sockets per snapshot request (BPF_PROG_TEST_RUN of nt_snapshot_run; of
+ * nt_snapshot_loop, whose body the verifier checks once) */
 #define NT_SNAP_BATCH 256
+#define NT_SNAP_BATCH_LOOP 4096
 
 /* What a record is about. Values are part of the ABI. */
 enum nt_record_type {

@@ -17,6 +17,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "nettracer_core.skel.h"
+#include "sysutil.h"
 
 #define CAND(k, t, p) { .kind = (k), .target = (t), .prog = (p) }
 
@@ -42,6 +43,7 @@ static const struct nt_hook_candidate accept_candidates[] = {
 /* the iterator walks the kernel's table itself; the test run is handed user space's list */
 static const struct nt_hook_candidate snapshot_candidates[] = {
 	CAND(NT_HK_ITER, "bpf_map_elem", "nt_snapshot"),
+	CAND(NT_HK_TEST_RUN, "bpf_loop", "nt_snapshot_loop"),
 	CAND(NT_HK_TEST_RUN, "raw_tp", "nt_snapshot_run"),
 };
 
@@ -175,9 +177,12 @@ static int core_snapshot_iter(struct nt_backend *b, const struct nt_snap_req *re
 
 static int core_snapshot_run(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n)
 {
+	struct core_backend *cb = from(b);
+	bool loop = bpf_program__autoload(cb->skel->progs.nt_snapshot_loop);
 	struct nt_batch_runner run = {
-		.prog_fd = bpf_program__fd(from(b)->skel->progs.nt_snapshot_run),
-		.batch = NT_SNAP_BATCH,
+		.prog_fd = bpf_program__fd(loop ? cb->skel->progs.nt_snapshot_loop
+						: cb->skel->progs.nt_snapshot_run),
+		.batch = loop ? NT_SNAP_BATCH_LOOP : NT_SNAP_BATCH,
 		.backend = b,
 	};
 
@@ -327,6 +332,7 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 	if (nt_hooks_prepare(cb->hooks, HOOK__COUNT, o))
 		goto fail;
 	probe_hooks(cb, false);
+	nt_phase("probe");
 	if (cb->hooks[HOOK_STATE].chosen < 0) {
 		pr_err("no usable hook for TCP state changes on this kernel (run nettracer --probe "
 		       "for the reasons)");
@@ -346,6 +352,7 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 	/* iterators are attached by hand below (the map iterator needs the map fd) */
 	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot, false);
 	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot_run, false);
+	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot_loop, false);
 	bpf_program__set_autoattach(cb->skel->progs.nt_existing, false);
 
 	bpf_map__set_max_entries(cb->skel->maps.nt_conns, o->max_conns);
@@ -365,6 +372,7 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 		       "log)", strerror(-err));
 		goto fail;
 	}
+	nt_phase("load");
 	/* a quarter full is worth a wake-up; below that the drain timer picks it up */
 	cfg.wakeup_bytes = o->ringbuf_bytes / 4;
 	if (bpf_map_update_elem(bpf_map__fd(cb->skel->maps.nt_config), &zero, &cfg, BPF_ANY)) {
@@ -405,8 +413,11 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 			pr_warn("attaching the task_file iterator failed: %s; connections open "
 				"before the start are not reported", strerror(errno));
 	}
+	nt_phase("attach");
+	nt_hooks_release_probes();
 	return &cb->base;
 fail:
+	nt_hooks_release_probes();
 	core_destroy(&cb->base);
 	return NULL;
 }

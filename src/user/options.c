@@ -94,7 +94,8 @@ void nt_usage(FILE *out)
 	      "      --probe            print the hooks this kernel offers and which are used; exit\n"
 	      "      --hook=NAME=KIND   use only hooks of KIND (tp_btf, raw_tp, tracepoint, fentry,\n"
 	      "                         fexit, kprobe, kretprobe, iter, test_run) for the part NAME\n"
-	      "                         (state, accept, snapshot, existing); repeatable\n"
+	      "                         (state, accept, snapshot, existing), or only the hook\n"
+	      "                         KIND/TARGET as --probe names it; repeatable\n"
 	      "      --guess            find the kernel struct offsets the legacy programs need,\n"
 	      "                         print them (with --json: one JSON object) and exit\n"
 	      "      --guess-cache=FILE where legacy mode keeps guessed offsets for this kernel and\n"
@@ -418,9 +419,10 @@ enum nt_parse_result nt_options_parse(struct nt_options *o, int argc, char **arg
 		case OPT_HOOK: {
 			const char *eq = strchr(optarg, '=');
 
-			if (!eq || eq == optarg || !eq[1] || (size_t)(eq - optarg) >= 16 ||
-			    strlen(eq + 1) >= 16) {
-				why = "expected NAME=KIND, e.g. state=tracepoint";
+			if (!eq || eq == optarg || !eq[1] ||
+			    (size_t)(eq - optarg) >= sizeof(o->hook[0].name) ||
+			    strlen(eq + 1) >= sizeof(o->hook[0].kind)) {
+				why = "expected NAME=KIND or NAME=KIND/TARGET, e.g. state=tracepoint";
 				goto bad_value;
 			}
 			if (o->n_hook == (int)(sizeof(o->hook) / sizeof(o->hook[0]))) {

@@ -49,7 +49,7 @@ struct nt_options {
 	bool guess_trigger;		/* tests: read kernel memory through the syscall trigger */
 	struct {
 		char name[16];
-		char kind[16];
+		char kind[64];	/* KIND or KIND/TARGET */
 	} hook[8];			/* --hook NAME=KIND */
 	int n_hook;
 };

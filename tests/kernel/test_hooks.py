@@ -7,7 +7,10 @@ import os
 import re
 import subprocess
 
+import socket
+
 import ntk
+from conncheck import run_pair
 from ntk import check, check_eq
 
 HOOKS = ["state", "accept", "snapshot", "existing"]
@@ -128,7 +131,28 @@ def test_forced_hooks():
               "--hook state=fentry where fentry is refused: one clear line, exit 1", r.stderr)
 
 
+def test_every_snapshot_program():
+    """Each snapshot program this kernel runs (iterator, bpf_loop, bounded loop) reports
+    metrics equal to TCP_INFO: --hook=snapshot=KIND/TARGET picks it."""
+    p = probe()
+    working = [c for c, res in p.get("snapshot", (None, []))[1] if res == "ok"]
+    if not working:
+        raise ntk.Skip("no snapshot program works on this kernel")
+    for cand in working:
+        t = ntk.Tracer(f"--hook=snapshot={cand}", interval=0.2)
+        check_eq(t.start_record.get("hook_snapshot"), cand, f"--hook snapshot={cand} is used")
+        run_pair(t, f"snapshot={cand}", family=socket.AF_INET, listen_addr="127.0.0.1",
+                 connect_addr="127.0.0.1", client_saddr="127.0.0.1", server_saddr="127.0.0.1")
+        check_eq(t.stop(), 0, f"snapshot={cand}: stops with 0")
+    r = subprocess.run([ntk.NETTRACER, "--json", "--hook=snapshot=test_run/nosuch"] +
+                       ntk.EXTRA_ARGS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=60)
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    check(r.returncode == 1 and len(errors) == 1 and "test_run/nosuch" in errors[0],
+          "a hook the part does not have: one error line naming it, exit 1", r.stderr)
+
+
 if __name__ == "__main__":
     raise SystemExit(ntk.main([test_start_record_matches_probe, test_first_working_candidate_wins,
                                test_better_accept_hook_where_kprobes_exist, test_expected_hooks,
-                               test_forced_hooks]))
+                               test_forced_hooks, test_every_snapshot_program]))
