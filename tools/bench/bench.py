@@ -115,8 +115,11 @@ class Tracer:
 
 
 def ntbench(mode, duration, concurrency, cpu, conn_log=None, addr="127.0.0.1", netns=None):
+    """netns: (client's, server's) namespace names, or None for this one."""
     argv = [NTBENCH, "--mode", mode, "--duration", str(duration), "--concurrency",
             str(concurrency), "--addr", addr]
+    if netns:
+        argv += ["--client-netns", netns[0], "--server-netns", netns[1]]
     if cpu is not None:
         argv += ["--cpu", str(cpu)]
     if conn_log:
@@ -185,7 +188,7 @@ def run_mode(mode, a):
                 tr.started()
                 cpu0 = tr.cpu()
             res = ntbench(mode, a.duration, a.concurrency, a.cpu,
-                          conn_log=log if mode == "crr" else None, addr=a.addr)
+                          conn_log=log if mode == "crr" else None, addr=a.addr, netns=a.netns)
             if tr:
                 res["tracer_cpu_s"] = tr.cpu() - cpu0
                 time.sleep(1.2)	# let the last records reach user space
@@ -405,8 +408,6 @@ def scale_one(variant, n):
                 state["metrics"] += 1
             elif b'"existing":true' in raw:
                 state["existing"] += 1
-            elif False:
-                state["metrics"] += 1
             elif b'"type":"status"' in raw:
                 r = json.loads(raw)
                 if r.get("event") == "start":
@@ -464,7 +465,9 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--cpu", default="0", help="core to pin everything to, or 'none'")
-    ap.add_argument("--net", default="loopback", choices=["loopback"])
+    ap.add_argument("--net", default="loopback", choices=["loopback", "veth"],
+                    help="loopback, or veth: client and server in two namespaces joined by "
+                         "a veth pair")
     ap.add_argument("--startup", type=int, default=5, help="start-up runs per variant (0: skip)")
     ap.add_argument("--scale", type=int, default=100000, help="open connections (0: skip)")
     ap.add_argument("--out", help="append the report to this file")
@@ -473,16 +476,23 @@ def main():
     a = ap.parse_args()
     a.cpu = None if a.cpu == "none" else int(a.cpu)
     a.variants = a.variants.split(",")
-    a.addr = "127.0.0.1"
+    a.addr, a.netns = "127.0.0.1", None
     if "untraced" not in a.variants:
         a.variants.insert(0, "untraced")
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root")
     say(f"# nettracer benchmark — {machine()}")
     ok = True
-    for m in a.modes.split(","):
-        if m:
-            ok &= run_mode(m, a)
+    if a.net == "veth":
+        ns_a, ns_b, _ = netns_pair(250)
+        a.addr, a.netns = "10.79.250.2", (ns_a, ns_b)
+    try:
+        for m in a.modes.split(","):
+            if m:
+                ok &= run_mode(m, a)
+    finally:
+        if a.netns:
+            netns_del(*a.netns)
     if a.startup:
         ok &= startup(a)
     if a.scale:

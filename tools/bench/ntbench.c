@@ -47,7 +47,8 @@ static struct {
 	const char *conn_log;
 	int hold;		/* hold: connections */
 	int addrs;		/* hold: spread over 127.0.0.1..N (ports run out otherwise) */
-} opt = { CRR, "both", "127.0.0.1", 0, 8, 5.0, 100, 100, -1, NULL, 1000, 1 };
+	const char *server_netns, *client_netns;	/* names under /run/netns */
+} opt = { CRR, "both", "127.0.0.1", 0, 8, 5.0, 100, 100, -1, NULL, 1000, 1, NULL, NULL };
 
 static volatile sig_atomic_t stop;
 
@@ -123,6 +124,20 @@ struct sconn {
 	int fd;
 	size_t got;		/* request bytes of the current transaction */
 };
+
+/* A socket stays in the namespace it was made in: the listener is made in the server's,
+ * then the process moves to the client's, and the forked server keeps accepting. */
+static void enter_netns(const char *name)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		die(path);
+	close(fd);
+}
 
 static int listen_on(const char *addr, int port)
 {
@@ -419,7 +434,8 @@ static void usage(void)
 {
 	fputs("usage: ntbench --mode crr|rr|stream|hold [--role both|server|client]\n"
 	      "  [--addr A] [--port P] [--concurrency N] [--duration S] [--req B] [--resp B]\n"
-	      "  [--cpu N] [--conn-log FILE] [--hold N] [--addrs N]\n",
+	      "  [--cpu N] [--conn-log FILE] [--hold N] [--addrs N]\n"
+	      "  [--server-netns NAME] [--client-netns NAME]\n",
 	      stderr);
 	exit(2);
 }
@@ -431,6 +447,7 @@ int main(int argc, char **argv)
 		{ "port", 1, 0, 'p' },	 { "concurrency", 1, 0, 'c' }, { "duration", 1, 0, 'd' },
 		{ "req", 1, 0, 'q' },	 { "resp", 1, 0, 's' },	       { "cpu", 1, 0, 'u' },
 		{ "conn-log", 1, 0, 'l' }, { "hold", 1, 0, 'h' },      { "addrs", 1, 0, 'A' },
+		{ "server-netns", 1, 0, 'S' }, { "client-netns", 1, 0, 'C' },
 		{ 0, 0, 0, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -479,6 +496,12 @@ int main(int argc, char **argv)
 		case 'A':
 			opt.addrs = atoi(optarg);
 			break;
+		case 'S':
+			opt.server_netns = optarg;
+			break;
+		case 'C':
+			opt.client_netns = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -493,6 +516,8 @@ int main(int argc, char **argv)
 	raise_nofile(opt.mode == HOLD ? 2 * opt.hold + 16 : 2 * opt.concurrency + 16);
 	pin();
 	if (!strcmp(opt.role, "server") || !strcmp(opt.role, "both")) {
+		if (opt.server_netns)
+			enter_netns(opt.server_netns);
 		lfd = listen_on(opt.addr, opt.port);
 		if (!opt.port) {
 			struct sockaddr_storage ss;
@@ -517,6 +542,8 @@ int main(int argc, char **argv)
 		}
 		close(lfd);
 	}
+	if (opt.client_netns)
+		enter_netns(opt.client_netns);
 	client();
 	if (opt.mode == HOLD)
 		return 0;
