@@ -43,6 +43,7 @@ static const struct nt_hook_candidate accept_candidates[] = {
 /* the iterator walks the kernel's table itself; the test run is handed user space's list */
 static const struct nt_hook_candidate snapshot_candidates[] = {
 	CAND(NT_HK_ITER, "bpf_map_elem", "nt_snapshot"),
+	CAND(NT_HK_TEST_RUN, "bpf_rdonly_cast", "nt_snapshot_cast"),
 	CAND(NT_HK_TEST_RUN, "bpf_loop", "nt_snapshot_loop"),
 	CAND(NT_HK_TEST_RUN, "raw_tp", "nt_snapshot_run"),
 };
@@ -98,10 +99,14 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 {
 	/* libbpf's messages are demoted one level: shown with -v */
 	enum nt_log_level l = level == LIBBPF_WARN ? NT_LOG_INFO : NT_LOG_DEBUG;
-	char buf[1024];
+	char *buf = NULL, *line, *save = NULL;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	nt_log(l, "libbpf: %s", buf);
+	/* a verifier log is one message of many lines, and may be long: line by line */
+	if (vasprintf(&buf, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		nt_log(l, "%s%s", strncmp(line, "libbpf: ", 8) ? "libbpf: " : "", line);
+	free(buf);
 	return 0;
 }
 
@@ -178,10 +183,13 @@ static int core_snapshot_iter(struct nt_backend *b, const struct nt_snap_req *re
 static int core_snapshot_run(struct nt_backend *b, const struct nt_snap_req *reqs, size_t n)
 {
 	struct core_backend *cb = from(b);
-	bool loop = bpf_program__autoload(cb->skel->progs.nt_snapshot_loop);
+	struct bpf_program *loop = bpf_program__autoload(cb->skel->progs.nt_snapshot_cast)
+					   ? cb->skel->progs.nt_snapshot_cast
+				   : bpf_program__autoload(cb->skel->progs.nt_snapshot_loop)
+					   ? cb->skel->progs.nt_snapshot_loop
+					   : NULL;
 	struct nt_batch_runner run = {
-		.prog_fd = bpf_program__fd(loop ? cb->skel->progs.nt_snapshot_loop
-						: cb->skel->progs.nt_snapshot_run),
+		.prog_fd = bpf_program__fd(loop ? loop : cb->skel->progs.nt_snapshot_run),
 		.batch = loop ? NT_SNAP_BATCH_LOOP : NT_SNAP_BATCH,
 		.backend = b,
 	};
@@ -353,6 +361,7 @@ struct nt_backend *nt_backend_core_new(const struct nt_options *o, const char *r
 	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot, false);
 	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot_run, false);
 	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot_loop, false);
+	bpf_program__set_autoattach(cb->skel->progs.nt_snapshot_cast, false);
 	bpf_program__set_autoattach(cb->skel->progs.nt_existing, false);
 
 	bpf_map__set_max_entries(cb->skel->maps.nt_conns, o->max_conns);

@@ -74,6 +74,33 @@ static int load_nop(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 
 }
 
 static int btf_id_of(const struct nt_probe_env *env, const char *prefix, const char *name,
+		     __u32 kind, char *why, size_t len);
+
+/* raw_tp: r0 = bpf_rdonly_cast(NULL, <id of struct sock>); r0 = 0; exit */
+static int load_rdonly_cast(const struct nt_probe_env *env, char *why, size_t len)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .kern_version = env->kern_version);
+	int func = btf_id_of(env, "", "bpf_rdonly_cast", BTF_KIND_FUNC, why, len);
+	int type = btf_id_of(env, "", "sock", BTF_KIND_STRUCT, why, len);
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = type },
+		{ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_KFUNC_CALL, .imm = func },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd;
+
+	if (func < 0 || type < 0)
+		return -1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "nt_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd < 0)
+		snprintf(why, len, "load refused: %s", strerror(-fd));
+	return fd;
+}
+
+static int btf_id_of(const struct nt_probe_env *env, const char *prefix, const char *name,
 		     __u32 kind, char *why, size_t len)
 {
 	char full[96];
@@ -320,13 +347,17 @@ static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt
 		__u64 args[2] = {};
 		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
 
-		/* "bpf_loop": a raw_tp program that calls bpf_loop() (5.17+) */
-		if (!strcmp(target, "bpf_loop") &&
+		/* "bpf_loop": a raw_tp program that calls bpf_loop() (5.17+); "bpf_rdonly_cast":
+		 * that also calls the kfunc bpf_rdonly_cast() (6.2+), probed by a real call */
+		if ((!strcmp(target, "bpf_loop") || !strcmp(target, "bpf_rdonly_cast")) &&
 		    libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) != 1) {
 			snprintf(why, len, "kernel has no bpf_loop()");
 			return -1;
 		}
-		fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
+		if (!strcmp(target, "bpf_rdonly_cast"))
+			fd = load_rdonly_cast(env, why, len);
+		else
+			fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
 		if (fd >= 0) {
 			err = bpf_prog_test_run_opts(fd, &run);
 			if (err)

@@ -545,8 +545,13 @@ int main(int argc, char **argv)
 	if (opt.client_netns)
 		enter_netns(opt.client_netns);
 	client();
-	if (opt.mode == HOLD)
+	if (opt.mode == HOLD) {
+		if (srv > 0) {
+			kill(srv, SIGTERM);
+			waitpid(srv, NULL, 0);
+		}
 		return 0;
+	}
 	if (srv > 0) {
 		struct rusage ru;
 
