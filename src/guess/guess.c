@@ -1407,6 +1407,32 @@ void nt_guess_print(FILE *f, const struct nt_guess_result *r, bool json)
 
 #define CACHE_MAGIC "nettracer-offsets 1"
 
+/*
+ * One "name value" line of the cache: a word, one space, decimal digits, a newline.
+ * Anything else (a sign, trailing bytes, a value above 64 bits) makes the file bad.
+ */
+static int parse_cache_line(const char *line, char *name, size_t name_len, unsigned long long *v)
+{
+	const char *sp = strchr(line, ' ');
+	const char *p;
+	size_t n;
+
+	if (!sp || sp == line || (size_t)(sp - line) >= name_len)
+		return -1;
+	n = (size_t)(sp - line);
+	memcpy(name, line, n);
+	name[n] = '\0';
+	*v = 0;
+	for (p = sp + 1; *p >= '0' && *p <= '9'; p++) {
+		if (*v > (~0ULL - (unsigned long long)(*p - '0')) / 10)
+			return -1;
+		*v = *v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (p == sp + 1 || strcmp(p, "\n"))
+		return -1;
+	return 0;
+}
+
 int nt_guess_cache_load(const char *path, struct nt_guess_result *r)
 {
 	char release[128], boot[64], line[256], name[128];
@@ -1429,9 +1455,11 @@ int nt_guess_cache_load(const char *path, struct nt_guess_result *r)
 	    strcmp(name, boot))
 		goto bad;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%127s %llu", name, &v) != 2)
+		if (parse_cache_line(line, name, sizeof(name), &v))
 			goto bad;
 		if (!strcmp(name, "have")) {
+			if (v > UINT32_MAX)
+				goto bad;
 			r->off.have = (uint32_t)v;
 		} else if (!strcmp(name, "tcp_prot")) {
 			r->off.tcp_prot = v;
@@ -1452,9 +1480,17 @@ int nt_guess_cache_load(const char *path, struct nt_guess_result *r)
 		}
 	}
 	fclose(f);
-	/* every required field must be in it */
+	/*
+	 * Every required field must be in it, and "have" may claim only parts whose fields
+	 * are all there, as nt_guess_run() writes it: the legacy programs trust those bits
+	 * and would read offset 0 for a missing field. A file that says otherwise was
+	 * edited or damaged: guess again rather than trust it.
+	 */
+	if (r->off.have & ~(uint32_t)(NT_HAVE_V6 | NT_HAVE_RTT | NT_HAVE_FDWALK | NT_HAVE_PROT))
+		return -1;
 	for (int i = 0; i < NT_OFF__COUNT; i++)
-		if (r->field[i].status != NT_GS_FOUND && !nt_guess_field_part(i))
+		if (r->field[i].status != NT_GS_FOUND &&
+		    (!nt_guess_field_part(i) || (r->off.have & nt_guess_field_part(i))))
 			return -1;
 	for (int i = 0; i < NT_OFF__COUNT; i++)
 		if (r->field[i].status != NT_GS_FOUND) {

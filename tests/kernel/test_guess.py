@@ -807,7 +807,14 @@ def test_cache():
         "another kernel release": text.replace(f"kernel {release}", f"kernel {release}-other"),
         "garbage": "\x00\x01 not a cache at all\nsock_family banana\n" * 20,
         "empty": "",
+        # the legacy programs trust "have": a part it claims must have all its fields
+        "a part claimed without its field (no sock_prot)":
+            "".join(l + "\n" for l in lines if not l.startswith("sock_prot ")),
+        "unknown 'have' bits": re.sub(r"(?m)^have \d+$", "have 255", text),
+        "trailing bytes after a number": re.sub(r"(?m)^(sock_dport \d+)$", r"\1c", text),
     }
+    check("sock_prot" in cached and "have" in cached,
+          "the cache holds sock_prot and have (the damaged copies below differ from it)", cached)
     for what, content in bad.items():
         label = f"cache with {what}"
         with open(cache, "w") as f:
