@@ -189,25 +189,26 @@ static void hex_words(const char *hex, int words, uint8_t *out)
 
 int nt_proc_parse_tcp_line(const char *line, int family, struct nt_proc_sock *s)
 {
-	char laddr[40], raddr[40], skp[24];
-	unsigned int lport, rport, state, uid, timeout;
+	char laddr[40], raddr[40], lport[8], rport[8], state[8], skp[24];
+	unsigned int uid, timeout;
 	unsigned long inode;
 	int refs;
 
-	/* sl local rem st tx:rx tr:when retr uid timeout inode refcnt sk ... */
-	if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x "
-			 "%u %u %lu %d %23[0-9A-Fa-f]",
-		   laddr, &lport, raddr, &rport, &state, &uid, &timeout, &inode, &refs, skp) != 10)
+	/* sl local rem st tx:rx tr:when retr uid timeout inode refcnt sk ...; the kernel
+	 * prints ports as %04X and the state as %02X: hex digits only, no more than that */
+	if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%7[0-9A-Fa-f] %39[0-9A-Fa-f]:%7[0-9A-Fa-f] "
+			 "%7[0-9A-Fa-f] %*x:%*x %*x:%*x %*x %u %u %lu %d %23[0-9A-Fa-f]",
+		   laddr, lport, raddr, rport, state, &uid, &timeout, &inode, &refs, skp) != 10)
 		return -1;
-	if (strlen(laddr) != (family == 4 ? 8u : 32u) || lport > 65535 || state > 255 ||
-	    inode > UINT32_MAX)
+	if (strlen(laddr) != (family == 4 ? 8u : 32u) || strlen(lport) > 4 ||
+	    strlen(rport) > 4 || strlen(state) > 2 || inode > UINT32_MAX)
 		return -1;
 	memset(s, 0, sizeof(*s));
 	s->sk = strtoull(skp, NULL, 16);
 	s->inode = (uint32_t)inode;
-	s->state = (uint8_t)state;
+	s->state = (uint8_t)strtoul(state, NULL, 16);
 	s->family = (uint8_t)family;
-	s->lport = (uint16_t)lport;
+	s->lport = (uint16_t)strtoul(lport, NULL, 16);
 	hex_words(laddr, family == 4 ? 1 : 4, s->laddr);
 	s->pid = s->fd = -1;
 	return 0;
