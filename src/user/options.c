@@ -299,6 +299,14 @@ static void report_unknown(const char *arg, int opt, FILE *err)
 				matches++;
 			}
 		}
+	}
+	/*
+	 * getopt_long leaves optopt 0 for an unknown long option and the option's value for
+	 * a value given to one that takes none; anything else is a byte of a short-option
+	 * cluster, and arg may then be the argument before it (getopt has not left the
+	 * cluster yet).
+	 */
+	if (!strncmp(arg, "--", 2) && (!opt || (matches == 1 && match->val == opt))) {
 		if (matches == 1 && eq && match->has_arg == no_argument) {
 			fprintf(err, "nettracer: option --%s takes no value (see --help)\n",
 				match->name);
@@ -310,8 +318,10 @@ static void report_unknown(const char *arg, int opt, FILE *err)
 	} else if (opt > ' ' && opt < 0x7f) {
 		fprintf(err, "nettracer: unknown option -%c (see --help)\n", opt);
 	} else {
-		fprintf(err, "nettracer: unknown option %s (see --help)\n",
-			printable(arg, text, sizeof(text)));
+		/* a byte of a cluster ("-\bx"): getopt may not have left its argument yet, so
+		 * arg can be the one before; the byte itself is what is wrong */
+		fprintf(err, "nettracer: unknown option -\\x%02x (see --help)\n",
+			(unsigned)(unsigned char)opt);
 	}
 }
 

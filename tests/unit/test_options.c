@@ -410,6 +410,12 @@ static const struct bad_case bad_cases[] = {
 	{ { "--bpf=a\nb" }, { "--bpf" } },
 	{ { "a\nb" }, { "unexpected argument" } },
 	{ { "--x\ny" }, { "unknown option" } },
+	/* an unprintable byte inside a cluster: the byte is named, not the argument before it */
+	{ { "-\b2" }, { "unknown option -\\x08", "!nettracer (" } },
+	{ { "--json", "-\x01" "d" }, { "unknown option -\\x01", "!--json" } },
+	{ { "-t", "1", "- d" }, { "unknown option -\\x20" } },
+	/* an abbreviated long option given a value it does not take */
+	{ { "--j=" }, { "--json", "takes no value" } },
 };
 
 static const char *expectation(const struct bad_case *c)
