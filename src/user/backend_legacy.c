@@ -391,6 +391,7 @@ struct nt_backend *nt_backend_legacy_new(const struct nt_options *o, const char 
 		pr_err("setting up the perf buffer failed: %s", strerror(errno));
 		goto fail;
 	}
+	/* in hook order: the state hook before the accept hook (see backend_core.c) */
 	for (int h = 0; h < HOOK__COUNT; h++)
 		if (attach_hook(lb, &lb->hooks[h]))
 			goto fail;

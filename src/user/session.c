@@ -523,6 +523,10 @@ static void session_tick(struct nt_session *s)
 				struct nt_conn_row *row = nt_conn_table_row(s->table, i);
 
 				if (row->seen_gen != s->gen && row->born_gen < s->gen) {
+					pr_debug("connection %llu (ports %u -> %u, pid %u%s) is gone "
+						 "without a close record",
+						 (unsigned long long)row->id, row->sport, row->dport,
+						 row->pid, row->existing ? ", open at start" : "");
 					s->ustats[US_CLOSED_UNSEEN]++;
 					nt_conn_table_remove(s->table, row->id);
 				}
