@@ -218,26 +218,45 @@ static __always_inline int nt_state_wanted(int newstate)
 
 /* inet_sock_set_state also fires for SCTP and MPTCP sockets: keep TCP only. */
 static __always_inline int nt_state_sk(void *ctx, struct sock *sk, int oldstate, int newstate,
-				       int direct)
+				       int direct, int twin)
 {
 	if (!nt_state_wanted(newstate))
 		return 0;
 	if ((direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol)
 		    : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol)) != IPPROTO_TCP)
 		return 0;
+	if (twin) {
+		if (nt_state_marked(ctx, sk, newstate))
+			return 0;
+	} else {
+		nt_state_mark(ctx, sk, newstate);
+	}
 	return nt_on_state(ctx, sk, oldstate, newstate, direct);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(nt_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return nt_state_sk(ctx, sk, oldstate, newstate, 1);
+	return nt_state_sk(ctx, sk, oldstate, newstate, 1, 0);
+}
+
+/* its twin (nt_state_mark()): attached right after it */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nt_state_btf_twin, struct sock *sk, int oldstate, int newstate)
+{
+	return nt_state_sk(ctx, sk, oldstate, newstate, 1, 1);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(nt_state_raw, struct sock *sk, int oldstate, int newstate)
 {
-	return nt_state_sk(ctx, sk, oldstate, newstate, 0);
+	return nt_state_sk(ctx, sk, oldstate, newstate, 0, 0);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(nt_state_raw_twin, struct sock *sk, int oldstate, int newstate)
+{
+	return nt_state_sk(ctx, sk, oldstate, newstate, 0, 1);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")

@@ -197,8 +197,7 @@ static __always_inline int nt_state_wanted(int newstate)
 }
 
 /* raw_tp (4.17+): only the socket; TCP is told by its proto pointer */
-SEC("raw_tp/inet_sock_set_state")
-int nt_state_raw(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int nt_state_raw_body(struct bpf_raw_tracepoint_args *ctx, int twin)
 {
 	void *sk = (void *)ctx->args[0];
 	int oldstate = (int)ctx->args[1], newstate = (int)ctx->args[2];
@@ -209,7 +208,26 @@ int nt_state_raw(struct bpf_raw_tracepoint_args *ctx)
 	o = nt_offs();
 	if (!o || !nt_sk_prot_is_tcp(sk, o))
 		return 0;
+	if (twin) {
+		if (nt_state_marked(ctx, sk, newstate))
+			return 0;
+	} else {
+		nt_state_mark(ctx, sk, newstate);
+	}
 	return nt_on_state(ctx, sk, oldstate, newstate, 0);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int nt_state_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return nt_state_raw_body(ctx, 0);
+}
+
+/* its twin (nt_state_mark()): attached right after it */
+SEC("raw_tp/inet_sock_set_state")
+int nt_state_raw_twin(struct bpf_raw_tracepoint_args *ctx)
+{
+	return nt_state_raw_body(ctx, 1);
 }
 
 /* The classic tracepoints' records: layouts of their releases (checked against tracefs'

@@ -17,6 +17,26 @@ struct {
 	__type(value, struct nt_conn);
 } nt_conns SEC(".maps");
 
+/*
+ * The state hook runs as a pair of programs on one tracepoint where the kernel's recursion
+ * guard is per program (tp_btf, raw_tp): a state change inside ours (a softirq that
+ * interrupts it on the same CPU) makes the kernel skip the running program, not its twin.
+ * The first marks the change it takes; the twin takes the changes not marked (see
+ * nt_state_mark() in nt_tcp_body.h).
+ */
+struct nt_state_mark {
+	__u64 ctx;
+	__u64 sk;
+	__u64 newstate;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nt_state_mark);
+} nt_state_marks SEC(".maps");
+
 /* loss counters, summed over CPUs by user space */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -156,6 +156,40 @@ static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int ne
 	return 0;
 }
 
+/*
+ * The twins of the state hook (tp_btf, raw_tp). The tracepoint calls the first, then the
+ * twin, for every change; a change nested inside one of them (process context interrupted
+ * by a softirq: at most two levels for TCP) finds that one busy and skipped by the kernel,
+ * and the other free. The first marks (per CPU) the change it takes by its context
+ * pointer, socket and new state; the twin leaves a change so marked and takes any other.
+ * Taking one twice is harmless: nt_on_state() emits each record once (reported flag,
+ * delete on close) and recreates an entry only before any record carries its id.
+ */
+static __always_inline void nt_state_mark(void *ctx, void *sk, int newstate)
+{
+	__u32 zero = 0;
+	struct nt_state_mark *m = bpf_map_lookup_elem(&nt_state_marks, &zero);
+
+	if (m) {
+		m->ctx = (__u64)(unsigned long)ctx;
+		m->sk = (__u64)(unsigned long)sk;
+		m->newstate = (__u64)newstate;
+	}
+}
+
+/* For the twin: whether the first took this change (the mark is consumed). */
+static __always_inline int nt_state_marked(void *ctx, void *sk, int newstate)
+{
+	__u32 zero = 0;
+	struct nt_state_mark *m = bpf_map_lookup_elem(&nt_state_marks, &zero);
+
+	if (!m || m->ctx != (__u64)(unsigned long)ctx || m->sk != (__u64)(unsigned long)sk ||
+	    m->newstate != (__u64)newstate)
+		return 0;
+	m->ctx = 0;
+	return 1;
+}
+
 /* accept() returned sk to the current process. */
 static __always_inline int nt_on_accept(void *ctx, void *sk, int direct)
 {

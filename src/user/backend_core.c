@@ -22,8 +22,10 @@
 #define CAND(k, t, p) { .kind = (k), .target = (t), .prog = (p) }
 
 static const struct nt_hook_candidate state_candidates[] = {
-	CAND(NT_HK_TP_BTF, "inet_sock_set_state", "nt_state_btf"),
-	CAND(NT_HK_RAW_TP, "inet_sock_set_state", "nt_state_raw"),
+	{ .kind = NT_HK_TP_BTF, .target = "inet_sock_set_state", .prog = "nt_state_btf",
+	  .twin_prog = "nt_state_btf_twin" },
+	{ .kind = NT_HK_RAW_TP, .target = "inet_sock_set_state", .prog = "nt_state_raw",
+	  .twin_prog = "nt_state_raw_twin" },
 	CAND(NT_HK_TRACEPOINT, "sock/inet_sock_set_state", "nt_state_tp"),
 	CAND(NT_HK_TRACEPOINT, "tcp/tcp_set_state", "nt_state_tp415"),	/* 4.15 */
 	CAND(NT_HK_FENTRY, "tcp_set_state", "nt_state_fentry"),
@@ -267,6 +269,8 @@ static int attach_hook(struct core_backend *cb, const struct nt_hook *h)
 		return 0;
 	c = &h->candidates[h->chosen];
 	if (attach_prog(cb, c->prog))
+		return -1;
+	if (c->twin_prog && attach_prog(cb, c->twin_prog))
 		return -1;
 	if (c->also_prog && h->also && attach_prog(cb, c->also_prog))
 		return -1;

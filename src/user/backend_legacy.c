@@ -32,7 +32,8 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct nt_hook_candidate state_candidates[] = {
-	CAND(NT_HK_RAW_TP, "inet_sock_set_state", "nt_state_raw"),
+	{ .kind = NT_HK_RAW_TP, .target = "inet_sock_set_state", .prog = "nt_state_raw",
+	  .twin_prog = "nt_state_raw_twin" },
 	CAND(NT_HK_TRACEPOINT, "sock/inet_sock_set_state", "nt_state_tp"),
 	CAND(NT_HK_TRACEPOINT, "tcp/tcp_set_state", "nt_state_tp415"),
 	CAND(NT_HK_KPROBE, "tcp_set_state", "nt_state_kprobe"),
@@ -262,6 +263,8 @@ static int attach_hook(struct legacy_backend *lb, const struct nt_hook *h)
 	if (c->kind == NT_HK_TEST_RUN)
 		return 0;	/* run by user space, never attached */
 	if (attach_prog(lb, c->prog))
+		return -1;
+	if (c->twin_prog && attach_prog(lb, c->twin_prog))
 		return -1;
 	if (c->also_prog && h->also && attach_prog(lb, c->also_prog))
 		return -1;

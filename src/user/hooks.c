@@ -552,6 +552,14 @@ int nt_hooks_apply(const struct nt_hook *hooks, size_t n, struct bpf_object *obj
 				}
 				bpf_program__set_autoload(p, on && hook->also);
 			}
+			if (c->twin_prog) {
+				p = bpf_object__find_program_by_name(obj, c->twin_prog);
+				if (!p) {
+					pr_err("BPF object has no program %s", c->twin_prog);
+					return -1;
+				}
+				bpf_program__set_autoload(p, on);
+			}
 		}
 	}
 	return 0;

@@ -37,6 +37,9 @@ struct nt_hook_candidate {
 	 * (sys_exit_accept beside sys_exit_accept4: arm64 has only accept4) */
 	const char *also_target;
 	const char *also_prog;
+	/* a copy of prog attached right after it, for the state changes the kernel skips
+	 * in prog because they come while prog runs (nt_state_mark() in nt_tcp_body.h) */
+	const char *twin_prog;
 };
 
 #define NT_HOOK_MAX_CANDIDATES 8

@@ -371,10 +371,18 @@ def test_ringbuf_overflow():
     ntk.TAP.diag(f"the kernel skipped the tracer's programs (recursion_misses): {misses}; "
                  f"burst sockets not closed yet: {alive}")
     missed = sums["missed_events"]
+    # the state hook's twins (nt_state_mark()): a run the kernel skips in one is taken by
+    # the other, so their skips are not losses and not counted (bpftool may show the
+    # kernel's 15-character names: nt_state_btf_tw)
+    twins = {n for n in misses if re.match(r"nt_state_(btf|raw)_tw", n or "")}
+    paired = {n for n in misses if any(t.startswith(n + "_tw") for t in twins)}
+    counted = {n: v for n, v in misses.items() if n not in twins | paired}
+    ntk.TAP.diag(f"skips taken by the other twin: "
+                 f"{ {n: misses[n] for n in sorted(twins | paired)} }")
     # read before the stop: the tracer's count at its stop can only be higher
-    check(missed >= sum(misses.values()),
-          f"missed_events ({missed}) counts the programs' recursion_misses "
-          f"({sum(misses.values())} before the stop)")
+    check(missed >= sum(counted.values()),
+          f"missed_events ({missed}) counts the recursion_misses of the programs without a "
+          f"twin ({sum(counted.values())} before the stop)")
     # a missing connect or accept record is counted in lost_records, or is the work of a
     # skipped run (missed_events); a missing close record in lost_records, or in
     # closed_without_record when its open record came, or a skipped run. One skipped
