@@ -326,7 +326,10 @@ def main():
                 script = f.read()
         build_root(root, a.build, modules, script)
         make_initrd(root, os.path.join(work, "initrd.gz"))
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-M", "pc", "-bios", "qboot.rom",
+        # one host thread for all vCPUs: with multi-threaded TCG, a vCPU can hang in a
+        # jump label the other vCPU is patching (the 6.1 guest's syscall tracepoint
+        # static keys, when a test attaches sys_enter_*: soft lockups of both vCPUs)
+        cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=single", "-M", "pc", "-bios", "qboot.rom",
                "-m", os.environ.get("NT_VM_MEM", "2G"), "-smp", os.environ.get("NT_VM_SMP", "2"),
                "-display", "none", "-monitor", "none", "-serial", "stdio", "-net", "none",
                "-no-reboot", "-kernel", vmlinuz, "-initrd", os.path.join(work, "initrd.gz"),
