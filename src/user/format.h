@@ -37,6 +37,7 @@ struct nt_conn_row {
 	uint8_t direction;	/* enum nt_direction */
 	uint8_t state;		/* last TCP state seen */
 	uint8_t existing;	/* open before the tracer started */
+	uint8_t missing;	/* absent from the last snapshot, its close record not in yet */
 	char comm[NT_COMM_LEN + 1];
 	uint32_t seen_gen;	/* last snapshot generation that reported it */
 	uint32_t born_gen;	/* generation in which the row was created */

@@ -495,13 +495,19 @@ static void session_tick(struct nt_session *s)
 			s->reqs = p;
 			s->cap_reqs = n;
 		}
+		size_t k = 0;
+
 		for (size_t i = 0; i < n; i++) {
 			const struct nt_conn_row *row = nt_conn_table_row(s->table, i);
 
-			s->reqs[i] = (struct nt_snap_req){ .sk = row->sk, .id = row->id,
-							   .sport = row->sport,
-							   .dport = row->dport };
+			/* gone at the last snapshot: its socket may be another one's now */
+			if (row->missing)
+				continue;
+			s->reqs[k++] = (struct nt_snap_req){ .sk = row->sk, .id = row->id,
+							     .sport = row->sport,
+							     .dport = row->dport };
 		}
+		n = k;
 		s->gen++;
 		s->snap_cursor = 0;
 		t0 = nt_now_mono_ns();
@@ -517,12 +523,20 @@ static void session_tick(struct nt_session *s)
 		if (err < 0) {
 			pr_warn("snapshot of live connections failed: %s", strerror(-err));
 		} else {
-			/* a row born before this snapshot and missing from it has closed
-			 * without its close record reaching us: count it, drop it */
+			/*
+			 * A row born before this snapshot and missing from it has closed. Its
+			 * close record may still be on its way (a ring buffer record reserved
+			 * by a program another CPU is still running holds back the ones behind
+			 * it): the row waits one interval, then it is counted and dropped.
+			 */
 			for (size_t i = nt_conn_table_count(s->table); i-- > 0;) {
 				struct nt_conn_row *row = nt_conn_table_row(s->table, i);
 
-				if (row->seen_gen != s->gen && row->born_gen < s->gen) {
+				if (row->seen_gen == s->gen || row->born_gen >= s->gen)
+					continue;
+				if (!row->missing) {
+					row->missing = 1;
+				} else {
 					pr_debug("connection %llu (ports %u -> %u, pid %u%s) is gone "
 						 "without a close record",
 						 (unsigned long long)row->id, row->sport, row->dport,
