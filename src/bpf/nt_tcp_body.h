@@ -149,8 +149,12 @@ static __always_inline int nt_on_state(void *ctx, void *sk, int oldstate, int ne
 		if (!c)
 			return 0;
 		/* family is set once established: failed handshakes leave no record */
-		if (c->family)
+		if (c->family) {
 			nt_emit(ctx, sk, c, NT_REC_CLOSE, oldstate, cfg, direct);
+			/* one close record per connection, also if the delete below fails
+			 * (bucket lock busy) and the twin or a second CLOSE finds it */
+			c->family = 0;
+		}
 		bpf_map_delete_elem(&nt_conns, &key);
 	}
 	return 0;
