@@ -225,12 +225,8 @@ static __always_inline int nt_state_sk(void *ctx, struct sock *sk, int oldstate,
 	if ((direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol)
 		    : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol)) != IPPROTO_TCP)
 		return 0;
-	if (twin) {
-		if (nt_state_marked(ctx, sk, newstate))
-			return 0;
-	} else {
-		nt_state_mark(ctx, sk, newstate);
-	}
+	if (!nt_state_take(ctx, sk, newstate, twin))
+		return 0;
 	return nt_on_state(ctx, sk, oldstate, newstate, direct);
 }
 

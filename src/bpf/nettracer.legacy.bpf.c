@@ -208,12 +208,8 @@ static __always_inline int nt_state_raw_body(struct bpf_raw_tracepoint_args *ctx
 	o = nt_offs();
 	if (!o || !nt_sk_prot_is_tcp(sk, o))
 		return 0;
-	if (twin) {
-		if (nt_state_marked(ctx, sk, newstate))
-			return 0;
-	} else {
-		nt_state_mark(ctx, sk, newstate);
-	}
+	if (!nt_state_take(ctx, sk, newstate, twin))
+		return 0;
 	return nt_on_state(ctx, sk, oldstate, newstate, 0);
 }
 

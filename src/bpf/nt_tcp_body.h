@@ -194,6 +194,15 @@ static __always_inline int nt_state_marked(void *ctx, void *sk, int newstate)
 	return 1;
 }
 
+/* Whether this program of the twins takes the change (and, for the first, marks it). */
+static __always_inline int nt_state_take(void *ctx, void *sk, int newstate, int twin)
+{
+	if (twin)
+		return !nt_state_marked(ctx, sk, newstate);
+	nt_state_mark(ctx, sk, newstate);
+	return 1;
+}
+
 /* accept() returned sk to the current process. */
 static __always_inline int nt_on_accept(void *ctx, void *sk, int direct)
 {

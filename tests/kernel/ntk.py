@@ -8,6 +8,7 @@ something, with the reason. Nothing here mocks the kernel.
 """
 import ctypes
 import errno
+import itertools
 import json
 import os
 import pickle
@@ -378,6 +379,23 @@ class Channel:
             buf += chunk
         return buf
 
+
+
+_next_port = itertools.count(41000)
+
+
+def bind_own_port(sock, addr):
+    """Binds sock to addr and a port no earlier call used. A connection the server closes
+    first, or resets, leaves no TIME_WAIT on the client: with port 0 the kernel may hand
+    its port out again, and two connections' records could not be told apart."""
+    while True:
+        port = next(_next_port)
+        try:
+            sock.bind((addr, port))
+            return
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or port > 65000:
+                raise
 
 def recv_exact(sock, n):
     got = 0

@@ -5,8 +5,6 @@ every one reported exactly once per side, with exact bytes, and nothing lost.
 
 Each test uses its own loopback addresses (127.<a>.<b>.1 for the listener, .2 for the
 clients), so other traffic on the machine never matches its filters."""
-import errno
-import itertools
 import os
 import resource
 import socket
@@ -58,30 +56,13 @@ def loss_problems(tracer):
 
 # ---- short-lived connections -------------------------------------------------------------------
 
-_next_port = itertools.count(41000)
-
-
-def bind_own_port(sock, addr):
-    """Binds sock to addr and a port no earlier call used. A connection the server closes
-    first, or resets, leaves no TIME_WAIT on the client: with port 0 the kernel may hand
-    its port out again, and two connections' records could not be told apart."""
-    while True:
-        port = next(_next_port)
-        try:
-            sock.bind((addr, port))
-            return
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE or port > 65000:
-                raise
-
-
 def one_short(lst, laddr, caddr, lport, n, mode):
     """One connection of a few hundred microseconds. mode 0: the server reads, the client
     closes, then the server; 1: the server closes first; 2: the client sends and closes
     before the server has even accepted. Returns (client port, lifetime ns)."""
     t0 = time.perf_counter_ns()
     cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    bind_own_port(cli, caddr)
+    ntk.bind_own_port(cli, caddr)
     cli.connect((laddr, lport))
     if mode == 2:
         cli.sendall(b"s" * n)

@@ -24,8 +24,6 @@ The tracers get exactly --bpf=core / --bpf=legacy (NT_EXTRA_ARGS, meant for one-
 lanes, is not applied); NT_VARIANTS_CORE_ARGS / NT_VARIANTS_LEGACY_ARGS add arguments to one
 of them (e.g. NT_VARIANTS_LEGACY_ARGS="--hook=state=tracepoint" to compare other hooks);
 NT_VARIANTS_DUMP=DIR saves both streams of every test there (JSON lines) for a post-mortem."""
-import errno
-import itertools
 import json
 import os
 import shutil
@@ -456,30 +454,13 @@ def own_addrs(salt):
     return base + ".1", base + ".2"
 
 
-_next_port = itertools.count(43000)
-
-
-def bind_own_port(sock, addr):
-    """Binds sock to addr and a port no earlier call used. A connection the server closes
-    first, or resets, leaves no TIME_WAIT on the client: with port 0 the kernel may hand
-    its port out again, and two connections' records could not be told apart."""
-    while True:
-        port = next(_next_port)
-        try:
-            sock.bind((addr, port))
-            return
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE or port > 65000:
-                raise
-
-
 def one_short(lst, laddr, caddr, lport, n, mode):
     """One connection of a few hundred microseconds. mode 0: the client closes first;
     1: the server closes first; 2: the client sends and closes before the server has
     accepted. Returns (client port, lifetime ns)."""
     t0 = time.perf_counter_ns()
     cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    bind_own_port(cli, caddr)
+    ntk.bind_own_port(cli, caddr)
     cli.connect((laddr, lport))
     cport = cli.getsockname()[1]
     if mode == 2:
