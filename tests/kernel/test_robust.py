@@ -950,19 +950,38 @@ def test_start_under_churn():
     ntbench = os.path.join(os.environ.get("NT_BUILD", ""), "tools", "ntbench")
     if not os.access(ntbench, os.X_OK):
         raise ntk.Skip(f"{ntbench} not built")
-    port = 20000 + SEED % 12000	# below the ephemeral range (32768-)
+
+    def start_load(first):
+        """ntbench crr on a free port below the ephemeral range: (process, port)."""
+        for cand in range(first, 32000):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                probe.bind(("127.0.0.1", cand))	# no SO_REUSEADDR: free of TIME_WAIT too
+            except OSError:
+                continue
+            finally:
+                probe.close()
+            proc = subprocess.Popen([ntbench, "--mode", "crr", "--addr", "127.0.0.1", "--port",
+                                     str(cand), "--concurrency", "8", "--duration", "60",
+                                     "--cpu", str(cpu)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+            # "both" forks the server: the whole group goes at the end
+            ntk.on_cleanup(lambda: proc.poll() is None and (os.killpg(proc.pid, signal.SIGKILL),
+                                                            proc.wait()))
+            time.sleep(0.3)
+            return proc, cand
+        raise ntk.Skip("no free port below the ephemeral range")
+
     cpu = sorted(os.sched_getaffinity(0))[0]
-    load = subprocess.Popen([ntbench, "--mode", "crr", "--addr", "127.0.0.1", "--port",
-                             str(port), "--concurrency", "8", "--duration", "60", "--cpu",
-                             str(cpu)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ntk.on_cleanup(lambda: load.poll() is None and (load.kill(), load.wait()))
-    time.sleep(0.3)
+    load, port = start_load(20000 + SEED % 12000)
     starts, gone, accepts, lost = 6, [], 0, 0
     out_path = os.path.join(tempfile.mkdtemp(prefix="nt-churn-"), "out")
     try:
         for i in range(starts):
-            if load.poll() is not None:
-                raise ntk.Failed(f"ntbench stopped: {load.stderr.read().decode()}")
+            if load.poll() is not None:	# the load generator, not the tracer
+                ntk.TAP.diag(f"ntbench stopped ({load.stderr.read().decode().strip()}): "
+                             "a new one")
+                load, port = start_load(port + 1)
             # records to a file: at ~50,000 lines a second a reader in this process
             # falls behind and holds the tracer up on its writes
             with open(out_path, "w") as out, open(out_path + ".err", "w") as err:
@@ -996,8 +1015,9 @@ def test_start_under_churn():
             gone += [l for l in errs if "gone without a close record" in l and
                      (f"ports {port} ->" in l or f"-> {port}," in l)]
     finally:
-        load.kill()
-        load.wait()
+        if load.poll() is None:
+            os.killpg(load.pid, signal.SIGKILL)
+            load.wait()
     check(accepts > starts * 100, f"{starts} starts under churn saw {accepts} accepted "
           f"connections on port {port}")
     check_eq(lost, 0, f"{starts} starts under churn: records lost")
