@@ -183,11 +183,9 @@ static __always_inline int nt_read_counters(void *skp, struct nt_record *r, int 
 
 static __always_inline struct nt_record *nt_rec_reserve(void *ctx)
 {
-	__u32 zero = 0;
-
 	if (bpf_core_type_exists(struct bpf_ringbuf))
 		return bpf_ringbuf_reserve(&nt_events, sizeof(struct nt_record), 0);
-	return bpf_map_lookup_elem(&nt_scratch, &zero);
+	return nt_scratch_get();
 }
 
 /* 0, or -1 when the record was lost (the caller counts it, or asks again) */
@@ -200,8 +198,13 @@ static __always_inline int nt_rec_submit(void *ctx, struct nt_record *r, const s
 		if (bpf_ringbuf_query(&nt_events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
 			flags = BPF_RB_FORCE_WAKEUP;
 		bpf_ringbuf_submit(r, flags);
-	} else if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r)))
-		return -1;
+	} else {
+		long err = bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r));
+
+		nt_scratch_put();
+		if (err)
+			return -1;
+	}
 	return 0;
 }
 

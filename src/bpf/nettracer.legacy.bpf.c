@@ -173,17 +173,16 @@ static __always_inline int nt_read_counters(void *sk, struct nt_record *r, int s
 
 static __always_inline struct nt_record *nt_rec_reserve(void *ctx)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&nt_scratch, &zero);
+	return nt_scratch_get();
 }
 
 /* 0, or -1 when the record was lost (the caller counts it, or asks again) */
 static __always_inline int nt_rec_submit(void *ctx, struct nt_record *r, const struct nt_config *cfg)
 {
-	if (bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r)))
-		return -1;
-	return 0;
+	long err = bpf_perf_event_output(ctx, &nt_events, BPF_F_CURRENT_CPU, r, sizeof(*r));
+
+	nt_scratch_put();
+	return err ? -1 : 0;
 }
 
 #include "nt_tcp_body.h"

@@ -52,13 +52,28 @@ struct {
 	__type(value, struct nt_config);
 } nt_config SEC(".maps");
 
-/* a record is built here before bpf_perf_event_output() (no ring buffer before 5.8) */
+/*
+ * A record is built here before bpf_perf_event_output() (no ring buffer before 5.8): one
+ * slot per nesting level on the CPU. A program can be interrupted between building its
+ * record and handing it over by a softirq that runs another of ours (the state hook's
+ * twin, or the state hook inside an accept hook); with one slot the inner record took
+ * the outer one's place, which was then lost and the inner one sent twice. Nesting is
+ * last in, first out on a CPU, so a plain per-CPU depth counter hands out the slots.
+ */
+#define NT_SCRATCH_SLOTS 4	/* process, softirq, hardirq (test_run on a CPU), spare */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NT_SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nt_record);
+} nt_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct nt_record);
-} nt_scratch SEC(".maps");
+	__type(value, __u32);
+} nt_scratch_depth SEC(".maps");
 
 /* include/net/tcp_states.h: stable kernel ABI values. */
 #define NT_TCP_ESTABLISHED 1
@@ -90,6 +105,36 @@ static __always_inline void nt_count(__u32 stat)
 
 	if (v)
 		__sync_fetch_and_add(v, 1);
+}
+
+/*
+ * The scratch slot of this nesting level, or NULL when all are taken (the caller counts
+ * the record lost). Every slot taken is given back by nt_scratch_put() after the output.
+ * A program interrupted between reading and writing the depth is safe: the interrupting
+ * one gives back what it took before this one goes on.
+ */
+static __always_inline struct nt_record *nt_scratch_get(void)
+{
+	__u32 zero = 0, d;
+	__u32 *depth = bpf_map_lookup_elem(&nt_scratch_depth, &zero);
+	struct nt_record *r;
+
+	if (!depth)
+		return NULL;
+	d = *depth;
+	r = bpf_map_lookup_elem(&nt_scratch, &d);	/* NULL past the last slot */
+	if (r)
+		*depth = d + 1;
+	return r;
+}
+
+static __always_inline void nt_scratch_put(void)
+{
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&nt_scratch_depth, &zero);
+
+	if (depth && *depth)
+		*depth -= 1;
 }
 
 /*
