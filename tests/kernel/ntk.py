@@ -144,6 +144,10 @@ class Tracer:
         if wait:
             self.wait_started()
 
+    def _keep(self, rec):
+        """Whether to keep a record (called under the lock); subclasses filter and count."""
+        return True
+
     def _read_stdout(self):
         for line in self.proc.stdout:
             try:
@@ -151,7 +155,8 @@ class Tracer:
             except ValueError:
                 rec = {"type": "_garbled", "line": line.decode(errors="replace")}
             with self.cond:
-                self.records.append(rec)
+                if self._keep(rec):
+                    self.records.append(rec)
                 self.cond.notify_all()
 
     def _read_stderr(self):

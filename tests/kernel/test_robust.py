@@ -74,6 +74,7 @@ class Tracer(ntk.Tracer):
 
     def _keep(self, rec):
         t = rec.get("type")
+        self.counts[t] += 1
         if t in CONN_TYPES:
             return rec.get("saddr") in self.addrs or rec.get("daddr") in self.addrs
         if t == "_garbled":
@@ -81,18 +82,6 @@ class Tracer(ntk.Tracer):
             if len(tok) >= 2 and tok[1] in CONN_TYPES:
                 return any(f"{a}:" in rec["line"] for a in self.addrs)
         return True
-
-    def _read_stdout(self):
-        for line in self.proc.stdout:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                rec = {"type": "_garbled", "line": line.decode(errors="replace")}
-            with self.cond:
-                self.counts[rec.get("type")] += 1
-                if self._keep(rec):
-                    self.records.append(rec)
-                self.cond.notify_all()
 
     def running(self):
         return self.proc.poll() is None
