@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "btf_ids.h"
 #include "log.h"
 #include "sysutil.h"
 
@@ -35,11 +36,8 @@ void nt_probe_env_init(struct nt_probe_env *env, bool need_tracefs)
 {
 	memset(env, 0, sizeof(*env));
 	env->kern_version = nt_kernel_version_code();
-	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0) {
-		env->vmlinux_btf = btf__load_vmlinux_btf();
-		if (!env->vmlinux_btf)
-			pr_warn("cannot parse /sys/kernel/btf/vmlinux: %s", strerror(errno));
-	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		env->btf_path = "/sys/kernel/btf/vmlinux";
 	if (need_tracefs) {
 		env->tracefs = nt_tracefs(env->tracefs_err, sizeof(env->tracefs_err)) != NULL;
 	} else {
@@ -51,8 +49,91 @@ void nt_probe_env_init(struct nt_probe_env *env, bool need_tracefs)
 
 void nt_probe_env_free(struct nt_probe_env *env)
 {
-	btf__free(env->vmlinux_btf);
-	env->vmlinux_btf = NULL;
+	env->btf_path = NULL;
+}
+
+/*
+ * The kernel BTF ids the probes need, found before probing in one pass over the file
+ * (btf_ids.c: a few ms, where parsing it with libbpf takes 65-100 ms here and libbpf parses
+ * it again to load the CO-RE object).
+ */
+#define NT_PROBE_MAX_IDS 64
+struct probe_ids {
+	bool btf;			/* the kernel has BTF and it could be read */
+	size_t n;
+	char names[NT_PROBE_MAX_IDS][96];
+	struct nt_btf_query q[NT_PROBE_MAX_IDS];
+};
+
+static void probe_ids_want(struct probe_ids *ids, const char *prefix, const char *name,
+			   __u32 kind)
+{
+	char full[96];
+
+	snprintf(full, sizeof(full), "%s%s", prefix, name);
+	for (size_t i = 0; i < ids->n; i++)
+		if (ids->q[i].kind == kind && !strcmp(ids->names[i], full))
+			return;
+	if (ids->n == NT_PROBE_MAX_IDS)
+		return;	/* btf_id_of() then says the name was not looked up */
+	memcpy(ids->names[ids->n], full, sizeof(full));
+	ids->q[ids->n] = (struct nt_btf_query){ .name = ids->names[ids->n], .kind = kind };
+	ids->n++;
+}
+
+/* The names a candidate's probe looks up (probe_one()). */
+static void probe_ids_want_candidate(struct probe_ids *ids, enum nt_hook_kind kind,
+				     const char *target)
+{
+	switch (kind) {
+	case NT_HK_TP_BTF:
+		probe_ids_want(ids, "btf_trace_", target, BTF_KIND_TYPEDEF);
+		break;
+	case NT_HK_FENTRY:
+	case NT_HK_FEXIT:
+		probe_ids_want(ids, "", target, BTF_KIND_FUNC);
+		break;
+	case NT_HK_ITER:
+		probe_ids_want(ids, "bpf_iter_", target, BTF_KIND_FUNC);
+		break;
+	case NT_HK_TEST_RUN:
+		if (!strcmp(target, "bpf_rdonly_cast")) {
+			probe_ids_want(ids, "", "bpf_rdonly_cast", BTF_KIND_FUNC);
+			probe_ids_want(ids, "", "sock", BTF_KIND_STRUCT);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void probe_ids_resolve(struct probe_ids *ids, const struct nt_probe_env *env)
+{
+	struct btf *btf;
+	int err;
+
+	ids->btf = false;
+	if (!env->btf_path || !ids->n)
+		return;
+	err = nt_btf_find_ids(env->btf_path, ids->q, ids->n);
+	if (!err) {
+		ids->btf = true;
+		return;
+	}
+	/* a BTF this reader does not know (a newer kind, another byte order): libbpf's */
+	pr_debug("%s: %s; parsing it with libbpf", env->btf_path, strerror(-err));
+	btf = btf__parse(env->btf_path, NULL);
+	if (!btf) {
+		pr_warn("cannot parse %s: %s", env->btf_path, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < ids->n; i++) {
+		int id = btf__find_by_name_kind(btf, ids->q[i].name, ids->q[i].kind);
+
+		ids->q[i].id = id > 0 ? id : 0;
+	}
+	btf__free(btf);
+	ids->btf = true;
 }
 
 /* r0 = 0; exit */
@@ -73,15 +154,16 @@ static int load_nop(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 
 	return fd;
 }
 
-static int btf_id_of(const struct nt_probe_env *env, const char *prefix, const char *name,
+static int btf_id_of(const struct probe_ids *ids, const char *prefix, const char *name,
 		     __u32 kind, char *why, size_t len);
 
 /* raw_tp: r0 = bpf_rdonly_cast(NULL, <id of struct sock>); r0 = 0; exit */
-static int load_rdonly_cast(const struct nt_probe_env *env, char *why, size_t len)
+static int load_rdonly_cast(const struct nt_probe_env *env, const struct probe_ids *ids,
+			    char *why, size_t len)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .kern_version = env->kern_version);
-	int func = btf_id_of(env, "", "bpf_rdonly_cast", BTF_KIND_FUNC, why, len);
-	int type = btf_id_of(env, "", "sock", BTF_KIND_STRUCT, why, len);
+	int func = btf_id_of(ids, "", "bpf_rdonly_cast", BTF_KIND_FUNC, why, len);
+	int type = btf_id_of(ids, "", "sock", BTF_KIND_STRUCT, why, len);
 	struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0 },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = type },
@@ -100,23 +182,25 @@ static int load_rdonly_cast(const struct nt_probe_env *env, char *why, size_t le
 	return fd;
 }
 
-static int btf_id_of(const struct nt_probe_env *env, const char *prefix, const char *name,
+static int btf_id_of(const struct probe_ids *ids, const char *prefix, const char *name,
 		     __u32 kind, char *why, size_t len)
 {
 	char full[96];
-	int id;
 
-	if (!env->vmlinux_btf) {
+	if (!ids->btf) {
 		snprintf(why, len, "kernel has no BTF");
 		return -1;
 	}
 	snprintf(full, sizeof(full), "%s%s", prefix, name);
-	id = btf__find_by_name_kind(env->vmlinux_btf, full, kind);
-	if (id <= 0) {
-		snprintf(why, len, "%s not in kernel BTF", full);
-		return -1;
+	for (size_t i = 0; i < ids->n; i++) {
+		if (ids->q[i].kind != kind || strcmp(ids->names[i], full))
+			continue;
+		if (ids->q[i].id > 0)
+			return ids->q[i].id;
+		break;
 	}
-	return id;
+	snprintf(why, len, "%s not in kernel BTF", full);
+	return -1;
 }
 
 static int perf_event_open_fd(struct perf_event_attr *attr)
@@ -278,7 +362,7 @@ static int attach_iter(int prog_fd, const char *target, char *why, size_t len)
 
 /* Load a no-op program of the candidate's kind and attach it to the target. */
 static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt_probe_env *env,
-		     char *why, size_t len)
+		     const struct probe_ids *ids, char *why, size_t len)
 {
 	struct perf_event_attr attr = { .size = sizeof(attr), .type = PERF_TYPE_TRACEPOINT };
 	char cat[64];
@@ -288,14 +372,14 @@ static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt
 
 	switch (kind) {
 	case NT_HK_TP_BTF:
-		id = btf_id_of(env, "btf_trace_", target, BTF_KIND_TYPEDEF, why, len);
+		id = btf_id_of(ids, "btf_trace_", target, BTF_KIND_TYPEDEF, why, len);
 		if (id < 0)
 			return -1;
 		fd = load_nop(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, (__u32)id, env, why, len);
 		break;
 	case NT_HK_FENTRY:
 	case NT_HK_FEXIT:
-		id = btf_id_of(env, "", target, BTF_KIND_FUNC, why, len);
+		id = btf_id_of(ids, "", target, BTF_KIND_FUNC, why, len);
 		if (id < 0)
 			return -1;
 		fd = load_nop(BPF_PROG_TYPE_TRACING,
@@ -303,7 +387,7 @@ static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt
 			      env, why, len);
 		break;
 	case NT_HK_ITER:
-		id = btf_id_of(env, "bpf_iter_", target, BTF_KIND_FUNC, why, len);
+		id = btf_id_of(ids, "bpf_iter_", target, BTF_KIND_FUNC, why, len);
 		if (id < 0)
 			return -1;
 		fd = load_nop(BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, (__u32)id, env, why, len);
@@ -355,7 +439,7 @@ static int probe_one(enum nt_hook_kind kind, const char *target, const struct nt
 			return -1;
 		}
 		if (!strcmp(target, "bpf_rdonly_cast"))
-			fd = load_rdonly_cast(env, why, len);
+			fd = load_rdonly_cast(env, ids, why, len);
 		else
 			fd = load_nop(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, env, why, len);
 		if (fd >= 0) {
@@ -393,8 +477,27 @@ out:
 void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *env,
 		    bool exhaustive)
 {
+	struct probe_ids *ids = calloc(1, sizeof(*ids));
 	char why[192];
 
+	if (!ids) {
+		pr_warn("out of memory for the hook probes");
+		for (size_t h = 0; h < n; h++)
+			hooks[h].chosen = -1;
+		return;
+	}
+	for (size_t h = 0; h < n; h++) {
+		for (size_t i = 0; i < hooks[h].n_candidates && i < NT_HOOK_MAX_CANDIDATES; i++) {
+			const struct nt_hook_candidate *c = &hooks[h].candidates[i];
+
+			if (hooks[h].blocked[i][0])
+				continue;
+			probe_ids_want_candidate(ids, c->kind, c->target);
+			if (c->also_target)
+				probe_ids_want_candidate(ids, c->kind, c->also_target);
+		}
+	}
+	probe_ids_resolve(ids, env);
 	for (size_t h = 0; h < n; h++) {
 		struct nt_hook *hook = &hooks[h];
 
@@ -415,7 +518,7 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 			}
 			why[0] = '\0';
 			t0 = nt_now_mono_ns();
-			err = probe_one(c->kind, c->target, env, why, sizeof(why));
+			err = probe_one(c->kind, c->target, env, ids, why, sizeof(why));
 			hook->probed[i] = true;
 			snprintf(hook->result[i], sizeof(hook->result[i]), "%s", why[0] ? why : "failed");
 			pr_debug("probe %s: %s/%s: %s (%.1f ms)", hook->name,
@@ -425,9 +528,11 @@ void nt_hooks_probe(struct nt_hook *hooks, size_t n, const struct nt_probe_env *
 				continue;
 			hook->chosen = (int)i;
 			if (c->also_prog)
-				hook->also = probe_one(c->kind, c->also_target, env, why, sizeof(why)) == 0;
+				hook->also = probe_one(c->kind, c->also_target, env, ids, why,
+						       sizeof(why)) == 0;
 		}
 	}
+	free(ids);
 }
 
 int nt_hooks_restrict(struct nt_hook *hooks, size_t n, const char *name, const char *value,

@@ -60,7 +60,7 @@ struct nt_hook {
 };
 
 struct nt_probe_env {
-	struct btf *vmlinux_btf;	/* the running kernel's BTF, NULL if it has none */
+	const char *btf_path;		/* the running kernel's BTF, NULL if it has none */
 	bool tracefs;			/* tracefs usable (mounted by us if need be) */
 	char tracefs_err[160];
 	unsigned int kern_version;
