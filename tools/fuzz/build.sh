@@ -4,9 +4,9 @@
 # each harness is compiled with the sources it exercises (the lists below follow
 # core_sources/tracer_sources of the top-level meson.build).
 #   tools/fuzz/build.sh [TARGET...]       default: every target
-# Needs clang 14 with libFuzzer (libclang-rt-14-dev); cache_load also libbpf, libelf,
-# zlib and the guess skeleton header of a build directory (BUILD=dir, default: build),
-# which is generated here (meson, ninja, bpftool) when missing. As root, missing Debian
+# Needs clang 14 with libFuzzer (libclang-rt-14-dev); cache_load and btf_ids also libbpf,
+# libelf and zlib, and cache_load the guess skeleton header of a build directory (BUILD=dir,
+# default: build), which is generated here (meson, ninja, bpftool) when missing. As root, missing Debian
 # packages are installed, as tools/quickstart.sh does; otherwise they are named.
 set -eu
 
@@ -16,7 +16,7 @@ build=${BUILD:-$top/build}
 out=$here/out
 CC=${CC:-clang}
 
-all_targets="options numbers proc_tcp format_file cache_load render"
+all_targets="options numbers proc_tcp format_file cache_load render btf_ids"
 targets=${*:-$all_targets}
 
 sources() {
@@ -25,6 +25,7 @@ sources() {
 	proc_tcp) echo src/user/existing.c ;;
 	format_file) echo src/user/sysutil.c ;;
 	render) echo src/user/format.c ;;
+	btf_ids) echo src/user/btf_ids.c ;;
 	# guess.c needs kmem.c (and so the guess skeleton), netsetup.c, search.c, sysutil.c, log.c
 	cache_load) echo src/guess/guess.c src/guess/kmem.c src/guess/netsetup.c \
 		src/guess/search.c src/user/sysutil.c src/user/log.c ;;
@@ -42,7 +43,7 @@ done
 # ---- packages ----------------------------------------------------------------------------------
 packages="clang libclang-rt-14-dev"
 case " $targets " in
-*" cache_load "*) packages="$packages libbpf-dev libelf-dev zlib1g-dev" ;;
+*" cache_load "* | *" btf_ids "*) packages="$packages libbpf-dev libelf-dev zlib1g-dev" ;;
 esac
 need_skel=0
 case " $targets " in
@@ -104,6 +105,7 @@ for t in $targets; do
 	extra=""
 	libs=""
 	[ "$t" = cache_load ] && extra="-I$build" && libs="-lbpf -lelf -lz"
+	[ "$t" = btf_ids ] && libs="-lbpf -lelf -lz"
 	# shellcheck disable=SC2046,SC2086
 	{ $CC $cflags "-DNT_VERSION=\"$version\"" $extra "$here/fuzz_$t.c" $(sources "$t") \
 		-o "$out/fuzz_$t" $libs &&

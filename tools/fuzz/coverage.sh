@@ -14,7 +14,7 @@ cov=$here/out/cov
 CC=${CC:-clang}
 profdata=$(command -v llvm-profdata-14 || command -v llvm-profdata)
 llvmcov=$(command -v llvm-cov-14 || command -v llvm-cov)
-targets=${*:-options numbers proc_tcp format_file cache_load render}
+targets=${*:-options numbers proc_tcp format_file cache_load render btf_ids}
 
 sources() {
 	case $1 in
@@ -22,6 +22,7 @@ sources() {
 	proc_tcp) echo src/user/existing.c ;;
 	format_file) echo src/user/sysutil.c ;;
 	render) echo src/user/format.c ;;
+	btf_ids) echo src/user/btf_ids.c ;;
 	cache_load) echo src/guess/guess.c src/guess/kmem.c src/guess/netsetup.c \
 		src/guess/search.c src/user/sysutil.c src/user/log.c ;;
 	esac
@@ -34,6 +35,8 @@ functions() {
 	proc_tcp) echo "nt_proc_parse_tcp_line|hex_words" ;;
 	format_file) echo "nt_format_field_offset" ;;
 	cache_load) echo "nt_guess_cache_load|nt_guess_cache_store|nt_guess_print" ;;
+	btf_ids) echo "nt_btf_find_ids|scan_strings|scan_types|type_extra|rd_fill|rd_get|rd_skip|\
+offsets_add|offsets_has" ;;
 	render)
 		echo "nt_render_json|nt_render_log|nt_render_table_row|nt_render_table_header|\
 table_cell|table_num|json_str_raw|nt_buf_put_json_str|nt_comm_token|nt_format_time|\
@@ -50,6 +53,7 @@ for t in $targets; do
 	extra=""
 	libs=""
 	[ "$t" = cache_load ] && extra="-I$build" && libs="-lbpf -lelf -lz"
+	[ "$t" = btf_ids ] && libs="-lbpf -lelf -lz"
 	# shellcheck disable=SC2046,SC2086
 	$CC -g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
 		-std=gnu11 -D_GNU_SOURCE -DNT_VERSION="\"$version\"" -I"$here" -Isrc/user \

@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-targets=${*:-options numbers proc_tcp format_file cache_load render}
+targets=${*:-options numbers proc_tcp format_file cache_load render btf_ids}
 
 for t in $targets; do
 	if [ ! -x "$out/fuzz_$t" ]; then
