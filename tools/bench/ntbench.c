@@ -120,10 +120,33 @@ static void raise_nofile(int need)
 
 /* ---- server ---------------------------------------------------------------------------------- */
 
+/*
+ * An epoll event names its descriptor and the generation of the connection it was
+ * registered for, never a pointer: a process that borrowed one of our sockets
+ * (nettracer --bpf=legacy does, with pidfd_getfd(), for a few microseconds at its start)
+ * keeps the socket in our epoll set after we close it, so an event can still come for a
+ * connection already closed and freed. Such an event is ignored.
+ */
+static uint64_t ev_key(int fd_or_index, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint32_t)fd_or_index;
+}
+
 struct sconn {
 	int fd;
+	uint32_t gen;
 	size_t got;		/* request bytes of the current transaction */
 };
+
+static struct sconn **sconns;	/* by descriptor */
+static size_t n_sconns;
+
+static struct sconn *sconn_of(uint64_t key)
+{
+	size_t fd = (uint32_t)key;
+
+	return fd < n_sconns && sconns[fd] && sconns[fd]->gen == key >> 32 ? sconns[fd] : NULL;
+}
 
 /* A socket stays in the namespace it was made in: the listener is made in the server's,
  * then the process moves to the client's, and the forked server keeps accepting. */
@@ -162,31 +185,47 @@ static void server(int lfd)
 	if (ep < 0)
 		die("epoll");
 	ev.events = EPOLLIN;
-	ev.data.ptr = NULL;
+	ev.data.u64 = ev_key(lfd, 0);	/* generation 0: the listener */
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	while (!stop) {
 		int n = epoll_wait(ep, evs, 256, 200);
 
 		for (int i = 0; i < n; i++) {
-			struct sconn *c = evs[i].data.ptr;
+			struct sconn *c;
 
-			if (!c) {	/* the listener */
+			if (evs[i].data.u64 >> 32 == 0) {	/* the listener */
+				static uint32_t gen;
 				int fd;
 
 				while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					int one = 1;
 
+					if ((size_t)fd >= n_sconns) {
+						size_t n = (size_t)fd * 2 + 64;
+						struct sconn **p = realloc(sconns, n * sizeof(*p));
+
+						if (!p)
+							die("realloc");
+						memset(p + n_sconns, 0, (n - n_sconns) * sizeof(*p));
+						sconns = p;
+						n_sconns = n;
+					}
 					c = calloc(1, sizeof(*c));
 					if (!c)
 						die("calloc");
 					c->fd = fd;
+					c->gen = ++gen ? gen : ++gen;	/* never 0 */
+					sconns[fd] = c;
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 					ev.events = EPOLLIN;
-					ev.data.ptr = c;
+					ev.data.u64 = ev_key(fd, c->gen);
 					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 				}
 				continue;
 			}
+			c = sconn_of(evs[i].data.u64);
+			if (!c)
+				continue;	/* closed already (see ev_key()) */
 			for (;;) {
 				ssize_t r = read(c->fd, buf, sizeof(buf));
 
@@ -214,6 +253,7 @@ static void server(int lfd)
 					continue;
 				}
 				if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+					sconns[c->fd] = NULL;
 					close(c->fd);	/* the client closed: so do we */
 					free(c);
 				}
@@ -227,6 +267,8 @@ static void server(int lfd)
 
 struct cconn {
 	int fd;
+	uint32_t gen;		/* of the current connection (ev_key()) */
+	int index;		/* in the client's array */
 	uint16_t sport;
 	size_t sent, rcvd;	/* this connection's bytes */
 	size_t want;		/* response bytes still to come in this transaction */
@@ -255,9 +297,11 @@ static void log_conn(struct cconn *c)
 static int client_connect(int ep, struct cconn *c, const struct sockaddr_storage *ss,
 			  socklen_t sl)
 {
-	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLOUT };
 	int one = 1;
 
+	c->gen++;
+	ev.data.u64 = ev_key(c->index, c->gen);
 	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
@@ -275,7 +319,7 @@ static int client_connect(int ep, struct cconn *c, const struct sockaddr_storage
 static void send_request(int ep, struct cconn *c)
 {
 	static char buf[1 << 16];
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ev_key(c->index, c->gen) };
 	size_t left = opt.req;
 
 	while (left) {
@@ -316,6 +360,7 @@ static void client(void)
 	if (!cs)
 		die("calloc");
 	for (int i = 0; i < n_conns; i++) {
+		cs[i].index = i;
 		if (opt.mode == HOLD && opt.addrs > 1) {
 			/* many local addresses: 127.0.0.0/8 is all ours, ports are not enough */
 			struct sockaddr_in src = { .sin_family = AF_INET };
@@ -345,8 +390,10 @@ static void client(void)
 		if (now() >= t_end)
 			break;
 		for (int i = 0; i < n; i++) {
-			struct cconn *c = evs[i].data.ptr;
+			struct cconn *c = &cs[(uint32_t)evs[i].data.u64];
 
+			if (c->gen != evs[i].data.u64 >> 32)
+				continue;	/* an earlier connection's (see ev_key()) */
 			if (c->connecting) {
 				int err = 0;
 				socklen_t el = sizeof(err);
@@ -363,7 +410,8 @@ static void client(void)
 							 ? ((struct sockaddr_in *)&local)->sin_port
 							 : ((struct sockaddr_in6 *)&local)->sin6_port);
 				if (opt.mode == STREAM) {
-					struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+					struct epoll_event ev = { .events = EPOLLOUT,
+								  .data.u64 = ev_key(c->index, c->gen) };
 
 					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 				} else {
