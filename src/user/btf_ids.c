@@ -65,7 +65,8 @@ static int rd_fill(struct reader *r)
 	return 1;
 }
 
-static int rd_get(struct reader *r, void *dst, size_t n)
+/* The next n bytes of the section into dst, or past them when dst is NULL. */
+static int rd_take(struct reader *r, void *dst, uint64_t n)
 {
 	unsigned char *d = dst;
 
@@ -78,27 +79,11 @@ static int rd_get(struct reader *r, void *dst, size_t n)
 			if (err <= 0)
 				return err ? err : -EPROTO;
 		}
-		k = r->len - r->off < n ? r->len - r->off : n;
-		memcpy(d, r->buf + r->off, k);
-		r->off += k;
-		d += k;
-		n -= k;
-	}
-	return 0;
-}
-
-static int rd_skip(struct reader *r, uint64_t n)
-{
-	while (n) {
-		size_t k;
-
-		if (r->off == r->len) {
-			int err = rd_fill(r);
-
-			if (err <= 0)
-				return err ? err : -EPROTO;
-		}
 		k = r->len - r->off < n ? r->len - r->off : (size_t)n;
+		if (d) {
+			memcpy(d, r->buf + r->off, k);
+			d += k;
+		}
 		r->off += k;
 		n -= k;
 	}
@@ -228,7 +213,7 @@ static int scan_types(struct reader *r, struct nt_btf_query *q, size_t n,
 			if (err <= 0)	/* 0: the end of the section, the rest are not there */
 				return err;
 		}
-		err = rd_get(r, &t, sizeof(t));
+		err = rd_take(r, &t, sizeof(t));
 		if (err)
 			return err;
 		id++;
@@ -243,7 +228,7 @@ static int scan_types(struct reader *r, struct nt_btf_query *q, size_t n,
 			q[k].id = id;
 			left--;
 		}
-		err = rd_skip(r, (uint64_t)extra);
+		err = rd_take(r, NULL, (uint64_t)extra);
 		if (err)
 			return err;
 	}
@@ -281,7 +266,7 @@ int nt_btf_find_ids(const char *path, struct nt_btf_query *q, size_t n)
 		goto out_close;
 	}
 	rd_seek(r, 0, sizeof(h));
-	err = rd_get(r, &h, sizeof(h));
+	err = rd_take(r, &h, sizeof(h));
 	if (err)
 		goto out_close;
 	/* a header this reader knows, sections inside the file, types 4-byte aligned */

@@ -35,7 +35,7 @@ functions() {
 	proc_tcp) echo "nt_proc_parse_tcp_line|hex_words" ;;
 	format_file) echo "nt_format_field_offset" ;;
 	cache_load) echo "nt_guess_cache_load|nt_guess_cache_store|nt_guess_print" ;;
-	btf_ids) echo "nt_btf_find_ids|scan_strings|scan_types|type_extra|rd_fill|rd_get|rd_skip|\
+	btf_ids) echo "nt_btf_find_ids|scan_strings|scan_types|type_extra|rd_fill|rd_take|\
 offsets_add|offsets_has" ;;
 	render)
 		echo "nt_render_json|nt_render_log|nt_render_table_row|nt_render_table_header|\

@@ -24,26 +24,13 @@
 #include "btf_ids.h"
 #include "fuzz_util.h"
 
-static int input_fd = -1;
-static char input_path[64];
+static const char *input_path;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-
 	(void)argc;
 	(void)argv;
-	if (!dir || !*dir)
-		dir = "/tmp";
-	snprintf(path, sizeof(path), "%s/nt-fuzz-btf.XXXXXX", dir);
-	input_fd = mkstemp(path);
-	if (input_fd < 0) {
-		perror("mkstemp");
-		exit(1);
-	}
-	unlink(path);
-	snprintf(input_path, sizeof(input_path), "/proc/self/fd/%d", input_fd);
+	input_path = fuzz_input_open("nt-fuzz-btf");
 	libbpf_set_print(NULL);
 	return 0;
 }
@@ -63,10 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 	int err;
 
-	if (ftruncate(input_fd, 0) || (size && pwrite(input_fd, data, size, 0) != (ssize_t)size)) {
-		perror("fuzz_btf_ids: input file");
-		abort();
-	}
+	fuzz_input_write(data, size, NULL, 0);
 	/* libbpf 1.1 reads a header shorter than struct btf_header, or types at an offset
 	 * that is not 4-byte aligned, as if it were fine and then loads from misaligned
 	 * addresses (UBSan): such inputs are not given to it */

@@ -26,18 +26,18 @@
 #define MAGIC "nettracer-offsets 1"
 
 /*
- * The input file is unlinked at once and read through /proc/self/fd/N; the store file
- * exists only during a round trip: a crash leaves nothing behind in TMPDIR.
+ * The input file is unlinked at once and read through /proc/self/fd/N (fuzz_input_open());
+ * the store file exists only during a round trip: a crash leaves nothing behind in TMPDIR.
  */
-static int input_fd = -1;
-static char input_path[64], store_path[4096];
+static const char *input_path;
+static char store_path[4096];
 static char header[512];
 static size_t header_len;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("TMPDIR");
-	char release[128], boot[64], path[4096];
+	char release[128], boot[64];
 
 	(void)argc;
 	(void)argv;
@@ -49,25 +49,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	header_len = (size_t)snprintf(header, sizeof(header), MAGIC "\nkernel %s\nboot %s\n",
 				      release, boot);
-	snprintf(path, sizeof(path), "%s/nt-fuzz-cache.XXXXXX", dir);
-	input_fd = mkstemp(path);
-	if (input_fd < 0) {
-		perror("mkstemp");
-		exit(1);
-	}
-	unlink(path);
-	snprintf(input_path, sizeof(input_path), "/proc/self/fd/%d", input_fd);
+	input_path = fuzz_input_open("nt-fuzz-cache");
 	snprintf(store_path, sizeof(store_path), "%s/nt-fuzz-store.%d", dir, (int)getpid());
 	return 0;
-}
-
-static void write_input(const void *a, size_t alen, const void *b, size_t blen)
-{
-	if (ftruncate(input_fd, 0) || pwrite(input_fd, a, alen, 0) != (ssize_t)alen ||
-	    (blen && pwrite(input_fd, b, blen, (off_t)alen) != (ssize_t)blen)) {
-		perror("fuzz_cache_load: input file");
-		abort();
-	}
 }
 
 static void check_loaded(const struct nt_guess_result *r)
@@ -159,9 +143,9 @@ static void load(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	write_input(data, size, NULL, 0);
+	fuzz_input_write(data, size, NULL, 0);
 	load();
-	write_input(header, header_len, data, size);
+	fuzz_input_write(header, header_len, data, size);
 	load();
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A property failed: say which, then abort() so libFuzzer saves the input as a crash. */
 static inline void __attribute__((noreturn, format(printf, 1, 2))) fuzz_fail(const char *fmt, ...)
@@ -32,6 +33,43 @@ static inline void __attribute__((noreturn, format(printf, 1, 2))) fuzz_fail(con
 		if (!(cond))				\
 			fuzz_fail(__VA_ARGS__);		\
 	} while (0)
+
+/*
+ * A file for harnesses of functions that read a path: made in TMPDIR (default /tmp) and
+ * unlinked at once, so that a crash leaves nothing behind; read through the returned
+ * /proc/self/fd/N path, written with fuzz_input_write(). Exits when it cannot be made.
+ */
+static int fuzz_input_fd = -1;
+
+static inline const char *fuzz_input_open(const char *name)
+{
+	static char proc_path[64];
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/%s.XXXXXX", dir, name);
+	fuzz_input_fd = mkstemp(path);
+	if (fuzz_input_fd < 0) {
+		perror("mkstemp");
+		exit(1);
+	}
+	unlink(path);
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fuzz_input_fd);
+	return proc_path;
+}
+
+/* The input file's content becomes a, then b (blen may be 0). Aborts on failure. */
+static inline void fuzz_input_write(const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (ftruncate(fuzz_input_fd, 0) ||
+	    (alen && pwrite(fuzz_input_fd, a, alen, 0) != (ssize_t)alen) ||
+	    (blen && pwrite(fuzz_input_fd, b, blen, (off_t)alen) != (ssize_t)blen)) {
+		perror("fuzz input file");
+		abort();
+	}
+}
 
 /* The bytes as a C string in a buffer of exactly len + 1 bytes (ASan sees any over-read). */
 static inline char *fuzz_strndup(const uint8_t *data, size_t len)
