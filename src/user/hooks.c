@@ -75,7 +75,8 @@ static void probe_ids_want(struct probe_ids *ids, const char *prefix, const char
 		if (ids->q[i].kind == kind && !strcmp(ids->names[i], full))
 			return;
 	if (ids->n == NT_PROBE_MAX_IDS)
-		return;	/* btf_id_of() then says the name was not looked up */
+		return;	/* never with the candidate tables (a dozen names): btf_id_of() would
+			 * report the name as not in kernel BTF */
 	memcpy(ids->names[ids->n], full, sizeof(full));
 	ids->q[ids->n] = (struct nt_btf_query){ .name = ids->names[ids->n], .kind = kind };
 	ids->n++;

@@ -42,6 +42,23 @@ static inline void tap_diag(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "ok N - what # SKIP why": a check that could not run here, and why. */
+static inline void tap_skip(const char *what, const char *why)
+{
+	char w[512], y[512];
+
+	snprintf(w, sizeof(w), "%s", what);
+	snprintf(y, sizeof(y), "%s", why);
+	for (char *p = w; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '#')
+			*p = '?';
+	for (char *p = y; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	printf("ok %d - %s # SKIP %s\n", ++tap_count, w, y);
+	fflush(stdout);
+}
+
 static inline bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline bool tap_ok(bool cond, const char *fmt, ...)
 {

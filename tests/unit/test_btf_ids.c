@@ -333,7 +333,10 @@ static void test_kernel(void)
 	int err;
 
 	if (access(path, R_OK)) {
-		tap_ok(true, "kernel BTF # SKIP %s: %s", path, strerror(errno));
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+		tap_skip("kernel BTF: the probes' names and a sample of its types", why);
 		return;
 	}
 	k = btf__parse(path, NULL);
