@@ -307,6 +307,9 @@ def netns_del(*names):
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
 
 
+SOAK_PORTS = (7979, 7980)	# the generators' servers: other traffic on the host is not counted
+
+
 def soak(a):
     """Connections at the highest rate, across namespaces, for a long time: no record lost
     or garbled, memory flat, loss counters at 0."""
@@ -319,6 +322,7 @@ def soak(a):
     tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 20)
     counts = collections.Counter()
     sums = collections.Counter()
+    server_closes = [0]
     garbled = []
     losses = []
     stop_rec = []
@@ -337,9 +341,11 @@ def soak(a):
                     losses.append(r)
                 elif r["type"] == "status" and r.get("event") == "stop":
                     stop_rec.append(r)
-                elif r["type"] == "close" and r["direction"] == "out":
+                elif r["type"] == "close" and r["direction"] == "out" and r["dport"] in SOAK_PORTS:
                     counts[(r["netns"], r["dport"])] += 1
                     sums[(r["netns"], r["dport"])] += r["bytes_sent"] + r["bytes_received"]
+                elif r["type"] == "close" and r["direction"] == "in" and r["sport"] in SOAK_PORTS:
+                    server_closes[0] += 1
             elif not raw.startswith(b"{"):
                 garbled.append(raw[:200])
 
@@ -382,11 +388,16 @@ def soak(a):
                     p.kill()
         netns_del(*[n for p in pairs for n in p[:2]])
     reported = sum(counts.values())
-    say(f"   connections completed by the generators: {made}; client close records: {reported}")
+    say(f"   connections completed by the generators: {made}; client close records: {reported}; "
+        f"server close records: {server_closes[0]}")
     say(f"   RSS over time (s, KiB): {', '.join(f'{t:.0f}:{k}' for t, k in rss)}")
-    ok = verdict(reported >= made and reported <= made + 4 * (a.soak_pairs + 1) * 2,
+    in_flight = 4 * (a.soak_pairs + 1) * 2
+    ok = verdict(reported >= made and reported <= made + in_flight,
                  f"soak: every connection reported once ({reported} close records for {made} "
                  f"completed, at most the in-flight ones more)")
+    ok &= verdict(server_closes[0] >= made and server_closes[0] <= made + in_flight,
+                  f"soak: every accepted end closed once ({server_closes[0]} server close "
+                  f"records for {made} completed)")
     ok &= verdict(not garbled, f"soak: no garbled line ({len(garbled)})")
     steady = [k for t, k in rss[len(rss) // 3:]]
     ok &= verdict(bool(steady) and max(steady) - min(steady) <= 2048,
