@@ -385,7 +385,6 @@ class Channel:
         return buf
 
 
-
 _next_port = itertools.count(41000)
 
 
@@ -401,6 +400,7 @@ def bind_own_port(sock, addr):
         except OSError as e:
             if e.errno != errno.EADDRINUSE or port > 65000:
                 raise
+
 
 def recv_exact(sock, n):
     got = 0

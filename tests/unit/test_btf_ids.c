@@ -80,6 +80,22 @@ static void compare_all(struct btf *btf, const char *path, const char *what, __u
 	       what, checked, wrong);
 }
 
+/* Each query's id, looked up in one batch, equals libbpf's answer (0 when it has none). */
+static void check_queries(struct btf *btf, const char *path, struct nt_btf_query *q, size_t n,
+			  const char *what)
+{
+	int err = nt_btf_find_ids(path, q, n);
+
+	tap_is_u64((uint64_t)-err, 0, "%s: one batch of %zu queries", what, n);
+	for (size_t i = 0; i < n; i++) {
+		int want = btf__find_by_name_kind(btf, q[i].name, q[i].kind);
+
+		tap_is_u64((uint64_t)q[i].id, (uint64_t)(want > 0 ? want : 0),
+			   "%s: %s of kind %u is id %d, as libbpf says", what, q[i].name,
+			   q[i].kind, want > 0 ? want : 0);
+	}
+}
+
 static struct btf *synthetic(void)
 {
 	struct btf *b = btf__new_empty();
@@ -175,15 +191,7 @@ static void test_synthetic(void)
 
 	tap_diag("synthetic BTF: %u types, %u bytes", btf__type_cnt(b) - 1, size);
 	compare_all(b, path, "synthetic BTF", 1);
-	err = nt_btf_find_ids(path, q, sizeof(q) / sizeof(q[0]));
-	tap_is_u64((uint64_t)-err, 0, "synthetic BTF: one batch of mixed queries");
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		int want = btf__find_by_name_kind(b, q[i].name, q[i].kind);
-
-		tap_is_u64((uint64_t)q[i].id, (uint64_t)(want > 0 ? want : 0),
-			   "synthetic BTF: %s of kind %u is id %d", q[i].name, q[i].kind,
-			   want > 0 ? want : 0);
-	}
+	check_queries(b, path, q, sizeof(q) / sizeof(q[0]), "synthetic BTF");
 
 	/* the file cut inside the type section: an error, not the ids before the cut */
 	cut = malloc(size);
@@ -330,7 +338,6 @@ static void test_kernel(void)
 		{ "sock", BTF_KIND_STRUCT, 0 },
 		{ "tcp_sock", BTF_KIND_STRUCT, 0 },
 	};
-	int err;
 
 	if (access(path, R_OK)) {
 		char why[300];
@@ -342,15 +349,7 @@ static void test_kernel(void)
 	k = btf__parse(path, NULL);
 	if (!tap_ok(k != NULL, "libbpf parses %s", path))
 		return;
-	err = nt_btf_find_ids(path, q, sizeof(q) / sizeof(q[0]));
-	tap_is_u64((uint64_t)-err, 0, "kernel BTF: the probes' names looked up");
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		int want = btf__find_by_name_kind(k, q[i].name, q[i].kind);
-
-		tap_is_u64((uint64_t)q[i].id, (uint64_t)(want > 0 ? want : 0),
-			   "kernel BTF: %s (kind %u) is id %d, as libbpf says", q[i].name, q[i].kind,
-			   want > 0 ? want : 0);
-	}
+	check_queries(k, path, q, sizeof(q) / sizeof(q[0]), "kernel BTF, the probes' names");
 	compare_all(k, path, "kernel BTF, every 97th type", 97);
 	btf__free(k);
 }

@@ -307,7 +307,8 @@ def netns_del(*names):
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
 
 
-SOAK_PORTS = (7979, 7980)	# the generators' servers: other traffic on the host is not counted
+SOAK_PORTS = (7979, 7980)	# the generators' servers (namespace pairs, loopback): only their
+				# connections are counted, not the host's other traffic
 
 
 def soak(a):
@@ -356,16 +357,16 @@ def soak(a):
     try:
         for ns_a, ns_b, addr in pairs:
             srv = subprocess.Popen(["ip", "netns", "exec", ns_a, NTBENCH, "--mode", "crr",
-                                    "--role", "server", "--addr", addr, "--port", "7979"],
+                                    "--role", "server", "--addr", addr, "--port", str(SOAK_PORTS[0])],
                                    stdout=subprocess.PIPE, text=True)
             srv.stdout.readline()
             cli = subprocess.Popen(["ip", "netns", "exec", ns_b, NTBENCH, "--mode", "crr",
-                                    "--role", "client", "--addr", addr, "--port", "7979",
+                                    "--role", "client", "--addr", addr, "--port", str(SOAK_PORTS[0]),
                                     "--duration", str(secs), "--concurrency", "4"],
                                    stdout=subprocess.PIPE, text=True)
             gens.append((srv, cli, ns_b))
         lo = subprocess.Popen([NTBENCH, "--mode", "crr", "--duration", str(secs), "--concurrency",
-                               "4", "--port", "7980"], stdout=subprocess.PIPE, text=True)
+                               "4", "--port", str(SOAK_PORTS[1])], stdout=subprocess.PIPE, text=True)
         rss = []
         t0 = time.monotonic()
         while lo.poll() is None:
